@@ -1,0 +1,42 @@
+# Two commands set vident up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_DATA ?= demo-data
+
+.PHONY: install demo test lint typecheck pytest bench postgres clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# Builds a data directory from benign sample pictures and prints the triage of a demo seizure.
+demo: install
+	$(BIN)/python -m vident.demo --data $(DEMO_DATA)
+
+# PostgreSQL server binaries for the store tests (the tests start their own throwaway server).
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+pytest: install postgres
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: pytest lint typecheck
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache

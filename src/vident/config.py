@@ -1,0 +1,81 @@
+"""Typed settings in one place.
+
+Every setting can come from the environment with the ``VIDENT_`` prefix (``VIDENT_DATA``,
+``VIDENT_DB``, ``VIDENT_MAX_PIXELS`` ...). ``docs/configuration.md`` documents each one and a
+test keeps that page in step with this class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseSettings):
+    """Bounds that keep hostile or broken input from exhausting the machine.
+
+    Seized material is adversarial by nature: archives may be bombs, headers may lie about
+    sizes. Each limit turns such input into a recorded error for that item, never a crash.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VIDENT_", extra="ignore")
+
+    max_pixels: int = Field(
+        default=200_000_000, description="Largest image (width x height) that is decoded."
+    )
+    max_file_bytes: int = Field(
+        default=4 * 1024**3, description="Largest single file or archive member that is read."
+    )
+    max_archive_depth: int = Field(
+        default=4, description="How deep archives nested inside archives are opened."
+    )
+    max_archive_members: int = Field(
+        default=100_000, description="Most members read from one archive."
+    )
+    max_archive_total_bytes: int = Field(
+        default=16 * 1024**3, description="Most uncompressed bytes read from one archive."
+    )
+    max_compression_ratio: float = Field(
+        default=200.0,
+        description="Largest uncompressed/compressed ratio of an archive member (zip bombs).",
+    )
+    ratio_check_min_bytes: int = Field(
+        default=1024 * 1024,
+        description="Members smaller than this are not checked against the ratio limit.",
+    )
+
+
+class Settings(Limits):
+    """Where data lives and how matching behaves."""
+
+    data: Path = Field(default=Path("vident-data"), description="The data directory.")
+    db: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default SQLite file inside the data directory.",
+    )
+    pdq_threshold: int = Field(
+        default=31, description="Largest PDQ Hamming distance that counts as a near duplicate."
+    )
+    pdq_min_quality: int = Field(
+        default=50, description="PDQ hashes of lower quality are stored but never matched."
+    )
+    batch_size: int = Field(default=256, description="Results committed per transaction.")
+    workers: int = Field(default=0, description="Ingest worker processes (0: one per core).")
+
+    @property
+    def database_url(self) -> str:
+        """The store's URL: the configured one, else SQLite inside the data directory."""
+        if self.db:
+            return self.db
+        return f"sqlite:///{(self.data / 'vident.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data / "index"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space for spooled archive members: inside the data directory, by rule."""
+        return self.data / "tmp"

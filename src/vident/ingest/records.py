@@ -1,0 +1,60 @@
+"""The plain records that flow through the ingest pipeline.
+
+Work items go from the walker (parent process) to workers; results come back to the single
+writer. Both are small, picklable dataclasses so the same pipeline runs in one process, in a
+process pool or on a distributed engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vident.media.types import ExifFacts, MediaType
+from vident.signals.base import SignalValue
+
+
+@dataclass(frozen=True, slots=True)
+class FileTimes:
+    mtime: float | None = None
+    ctime: float | None = None
+    atime: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One file of a source, found by the walker.
+
+    ``path`` is the path inside the source, ``/``-separated; a member of an archive is
+    ``archive.zip/inner/path``. Exactly one of ``fs_path`` (a regular file the worker reads
+    itself), ``data`` (bytes of an archive member, read under the limits) or ``error`` (the
+    walker already knows this item cannot be read, and why) is set.
+    """
+
+    path: str
+    size: int | None = None
+    times: FileTimes = field(default_factory=FileTimes)
+    fs_path: str | None = None
+    data: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """What a worker learnt about one work item; ``error`` is one line saying why it failed.
+
+    ``sha256`` is set whenever the bytes could be read, even if decoding then failed, so
+    exact matches still work on damaged files.
+    """
+
+    path: str
+    size: int | None = None
+    times: FileTimes = field(default_factory=FileTimes)
+    sha256: bytes | None = None
+    media_type: MediaType | None = None
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    signals: list[SignalValue] = field(default_factory=list)
+    exif: ExifFacts | None = None
+    error: str | None = None

@@ -1,0 +1,91 @@
+"""Type detection from magic bytes, never from file names.
+
+Seized files are often renamed to hide them; a name only matters to flag a mislabelled file
+(a ``.jpg`` that is really text), which is recorded as an error so an analyst sees it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import filetype
+
+from vident.media.types import MediaType
+
+#: Bytes read from the start of a file to detect its type (tar needs 262).
+SNIFF_BYTES = 8192
+
+
+class ArchiveFormat(enum.StrEnum):
+    ZIP = "zip"
+    TAR = "tar"
+    GZIP = "gz"
+    BZIP2 = "bz2"
+    XZ = "xz"
+
+
+@dataclass(frozen=True, slots=True)
+class Sniffed:
+    media_type: MediaType
+    mime: str | None
+    extension: str | None
+    archive: ArchiveFormat | None = None
+
+
+_ARCHIVES = {
+    "application/zip": ArchiveFormat.ZIP,
+    "application/x-tar": ArchiveFormat.TAR,
+    "application/gzip": ArchiveFormat.GZIP,
+    "application/x-bzip2": ArchiveFormat.BZIP2,
+    "application/x-xz": ArchiveFormat.XZ,
+}
+
+# Office documents and similar are zip files too, but their contents are not seizure media.
+_ZIP_BASED_DOCUMENTS = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/epub+zip",
+    }
+)
+
+IMAGE_EXTENSIONS = frozenset(
+    {"jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif"}
+)
+VIDEO_EXTENSIONS = frozenset(
+    {"mp4", "m4v", "mov", "avi", "mkv", "webm", "wmv", "flv", "mpg", "mpeg", "3gp", "ts"}
+)
+
+
+def sniff(header: bytes) -> Sniffed:
+    """The type of a file from its first bytes (:data:`SNIFF_BYTES` are enough)."""
+    kind = filetype.guess(header) if header else None
+    if kind is None:
+        return Sniffed(MediaType.OTHER, None, None)
+    mime: str = kind.mime
+    extension: str = kind.extension
+    if mime in _ARCHIVES:
+        return Sniffed(MediaType.OTHER, mime, extension, _ARCHIVES[mime])
+    if mime.startswith("image/") and mime not in {"image/vnd.dwg", "image/x-xcf"}:
+        return Sniffed(MediaType.IMAGE, mime, extension)
+    if mime.startswith("video/"):
+        return Sniffed(MediaType.VIDEO, mime, extension)
+    if mime in _ZIP_BASED_DOCUMENTS:
+        return Sniffed(MediaType.OTHER, mime, extension)
+    return Sniffed(MediaType.OTHER, mime, extension)
+
+
+def claimed_type(path: str) -> MediaType | None:
+    """The media type a file's name claims, if its extension is a picture or video one."""
+    suffix = PurePosixPath(path).suffix.lower().lstrip(".")
+    if suffix in IMAGE_EXTENSIONS:
+        return MediaType.IMAGE
+    if suffix in VIDEO_EXTENSIONS:
+        return MediaType.VIDEO
+    return None

@@ -1,0 +1,1 @@
+"""Signal kinds (hashes and, later, embeddings): one class each, one registry."""

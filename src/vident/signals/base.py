@@ -1,0 +1,107 @@
+"""The signal interface: one class per hash or embedding kind.
+
+A signal kind says what it applies to, how it is computed, how two values compare and which
+threshold makes a match. The store keeps values under the kind's ``name`` and ``version``;
+the matcher and the index read only this interface, so adding a kind is one class here plus
+one line in :mod:`vident.signals.registry`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from vident.media.types import DecodedImage, MediaType
+
+
+class MatchRule(enum.StrEnum):
+    """How values of a kind are compared: equality, or a distance under a threshold."""
+
+    EXACT = "exact"
+    NEAR = "near"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalValue:
+    """One computed value of one kind for one media.
+
+    ``variants`` holds further values used only when querying (for PDQ: the hashes of the
+    seven other rotations and flips, so a rotated copy still finds its original).
+    """
+
+    kind: str
+    version: int
+    value: bytes
+    quality: int | None = None
+    variants: tuple[bytes, ...] = ()
+
+
+class InvalidSignalValue(ValueError):
+    """A textual hash that is not a valid value of its kind."""
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+class SignalKind(ABC):
+    """What every kind declares. Subclass :class:`DigestSignal` or :class:`ImageSignal`."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    applies_to: ClassVar[frozenset[MediaType]]
+    match: ClassVar[MatchRule]
+    value_bytes: ClassVar[int]
+    threshold: ClassVar[int] = 0
+    min_quality: ClassVar[int] = 0
+
+    def parse_hex(self, text: str) -> bytes:
+        """Parse a hex string (any case, surrounding space ignored) into a stored value."""
+        cleaned = text.strip().lower()
+        if len(cleaned) != self.value_bytes * 2:
+            raise InvalidSignalValue(
+                f"{self.name} needs {self.value_bytes * 2} hex digits, got {len(cleaned)}"
+            )
+        try:
+            return bytes.fromhex(cleaned)
+        except ValueError as exc:
+            raise InvalidSignalValue(f"{self.name} value is not hexadecimal: {text!r}") from exc
+
+    def to_hex(self, value: bytes) -> str:
+        return value.hex()
+
+    def distance(self, a: bytes, b: bytes) -> int:
+        """Bits that differ between two values (0 means identical)."""
+        return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+    def matches(self, a: bytes, b: bytes, threshold: int | None = None) -> bool:
+        limit = self.threshold if threshold is None else threshold
+        if self.match is MatchRule.EXACT:
+            return a == b
+        return self.distance(a, b) <= limit
+
+
+class DigestSignal(SignalKind):
+    """A cryptographic digest of the file's bytes, computed in the single read of the file."""
+
+    match = MatchRule.EXACT
+    applies_to = frozenset(MediaType)
+    algorithm: ClassVar[str]
+
+    def new_hasher(self) -> Hasher:
+        return hashlib.new(self.algorithm)
+
+
+class ImageSignal(SignalKind):
+    """A value computed from the decoded picture."""
+
+    applies_to = frozenset({MediaType.IMAGE})
+
+    @abstractmethod
+    def compute(self, image: DecodedImage) -> SignalValue | None:
+        """The value for this picture, or None where the kind cannot say anything."""
