@@ -67,6 +67,8 @@ def sniff(header: bytes) -> Sniffed:
     """The type of a file from its first bytes (:data:`SNIFF_BYTES` are enough)."""
     kind = filetype.guess(header) if header else None
     if kind is None:
+        if _looks_like_text(header):
+            return Sniffed(MediaType.OTHER, "text/plain", "txt")
         return Sniffed(MediaType.OTHER, None, None)
     mime: str = kind.mime
     extension: str = kind.extension
@@ -79,6 +81,21 @@ def sniff(header: bytes) -> Sniffed:
     if mime in _ZIP_BASED_DOCUMENTS:
         return Sniffed(MediaType.OTHER, mime, extension)
     return Sniffed(MediaType.OTHER, mime, extension)
+
+
+def _looks_like_text(header: bytes) -> bool:
+    """UTF-8 text without control characters other than whitespace."""
+    if not header or b"\x00" in header:
+        return False
+    try:
+        decoded = header.decode("utf-8")
+    except UnicodeDecodeError:
+        # The sniffed window may cut a multi-byte character at its end.
+        try:
+            decoded = header[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return all(ch.isprintable() or ch in "\t\n\r\f" for ch in decoded)
 
 
 def claimed_type(path: str) -> MediaType | None:

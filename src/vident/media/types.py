@@ -49,7 +49,8 @@ class ExifFacts:
 class DecodedImage:
     """A picture reduced to what the signals need, with orientation already applied.
 
-    ``pixels`` is RGB and at most a few hundred pixels on its longer side (JPEG draft mode);
+    ``pixels`` is RGB, reduced by JPEG draft mode (DCT scaling) or a whole-number box filter
+    so that its shorter side is 512 to 1023 pixels (smaller pictures are kept as they are);
     ``width`` and ``height`` are the stored picture's full size, after EXIF orientation.
     """
 

@@ -1,0 +1,5 @@
+"""``python -m vident`` runs the command line."""
+
+from vident.cli import main
+
+main()

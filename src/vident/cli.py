@@ -1,0 +1,466 @@
+"""The ``vident`` command line: init, hashset import, ingest, triage, search, index, export.
+
+Global options (``--data``, ``--db``) come before the command. Errors are one line on
+standard error with a non-zero exit status; results go to standard output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vident import __version__
+from vident.config import Settings
+
+app = typer.Typer(
+    name="vident",
+    help="Victim-identification database: ingest seizures, recognise known material, triage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+hashset_app = typer.Typer(help="Known hashes imported from elsewhere.", no_args_is_help=True)
+index_app = typer.Typer(
+    help="The near-duplicate indexes (caches of the store).", no_args_is_help=True
+)
+export_app = typer.Typer(help="Write data out in exchange formats.", no_args_is_help=True)
+app.add_typer(hashset_app, name="hashset")
+app.add_typer(index_app, name="index")
+app.add_typer(export_app, name="export")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class OutFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 1."""
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data directory [env: VIDENT_DATA; default ./vident-data]."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL, e.g. postgresql+psycopg://... [env: VIDENT_DB]."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Show the version.")] = False,
+) -> None:
+    if version:
+        out.print(f"vident {__version__}")
+        raise typer.Exit()
+    overrides: dict[str, Any] = {}
+    if data is not None:
+        overrides["data"] = data
+    if db is not None:
+        overrides["db"] = db
+    ctx.obj = Settings(**overrides)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn every expected failure into one clear line and exit status 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from vident.exchange.records import RecordError
+    from vident.ingest.lock import DataDirBusy
+    from vident.ingest.walk import SourceNotFound
+    from vident.store.db import StoreError
+
+    try:
+        yield
+    except (CliError, StoreError, SourceNotFound, DataDirBusy, RecordError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        err.print(f"[bold red]error:[/] cannot use the store: {reason}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: committed work is kept; run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
+def _store(settings: Settings, *, check: bool = True) -> Any:
+    from vident.store.db import Store, check_current
+
+    if settings.db is None and not (settings.data / "vident.db").exists():
+        raise CliError(
+            f"no vident store in {settings.data}: run 'vident --data {settings.data} init' first"
+        )
+    store = Store(settings.database_url)
+    if check:
+        check_current(store.engine)
+    return store
+
+
+def _indexes(settings: Settings, store: Any) -> dict[str, Any]:
+    from vident.index.near import NearIndex
+    from vident.signals.registry import near_kinds
+
+    with store.reader() as session:
+        return {
+            kind.name: NearIndex.open(session, settings.index_dir, kind, settings.pdq_min_quality)
+            for kind in near_kinds()
+        }
+
+
+def _thresholds(settings: Settings) -> dict[str, int]:
+    return {"pdq": settings.pdq_threshold}
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the store (or migrate it to this version) and the index directory."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.store.db import Store, upgrade
+
+        settings.data.mkdir(parents=True, exist_ok=True)
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.database_url)
+        upgrade(store.engine)
+        where = store.engine.url.render_as_string(hide_password=True)
+        out.print(f"vident store ready: {where}; data directory {settings.data}")
+        store.dispose()
+
+
+@hashset_app.command("import")
+def hashset_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV/TSV, plain hex list, or VICS JSON.")],
+    name: Annotated[str, typer.Option("--name", help="Name of the hash set.")],
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Kind of 64-digit hashes in a plain list: sha256 or pdq."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Import known hashes (CSV/TSV with a header, a plain list, or Project VIC VICS JSON)."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.exchange.hashlists import detect_format, read_known_records
+        from vident.exchange.records import RecordError
+        from vident.ingest.lock import writer_lock
+        from vident.store.hashsets import ImportSummary, import_records
+
+        if not file.is_file():
+            raise CliError(f"{file} is not a file")
+        store = _store(settings)
+        summary = ImportSummary(hashset=name)
+
+        def on_error(error: RecordError) -> None:
+            summary.errors += 1
+            if len(summary.error_samples) < 5:
+                summary.error_samples.append(str(error))
+
+        file_format = detect_format(file)
+        with writer_lock(settings.data):
+            records = read_known_records(file, text_kind=kind, on_error=on_error)
+            if quiet:
+                import_records(
+                    store, name, records, origin=str(file), file_format=file_format, summary=summary
+                )
+            else:
+                with err.status(f"importing {file.name} ({file_format})..."):
+                    import_records(
+                        store,
+                        name,
+                        records,
+                        origin=str(file),
+                        file_format=file_format,
+                        summary=summary,
+                    )
+            indexes = _indexes(settings, store)
+            for index in indexes.values():
+                index.save()
+        out.print(
+            f"hash set {name!r}: {summary.records} records read, {summary.new_entries} new "
+            f"entries, {summary.errors} rejected"
+        )
+        for sample in summary.error_samples:
+            err.print(f"  rejected: {sample}", highlight=False)
+
+
+@hashset_app.command("list")
+def hashset_list(ctx: typer.Context) -> None:
+    """List the hash sets and their sizes."""
+    settings = _settings(ctx)
+    with _errors():
+        from sqlalchemy import func, select
+
+        from vident.store.models import HashSet, HashSetEntry
+
+        store = _store(settings)
+        table = Table("name", "entries", "format", "origin")
+        with store.reader() as session:
+            rows = session.execute(
+                select(HashSet.name, func.count(HashSetEntry.id), HashSet.format, HashSet.origin)
+                .outerjoin(HashSetEntry, HashSetEntry.hashset_id == HashSet.id)
+                .group_by(HashSet.id)
+                .order_by(HashSet.name)
+            )
+            for name, count, fmt, origin in rows:
+                table.add_row(name, str(count), fmt or "", origin or "")
+        out.print(table)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Folder, file, zip or tar (gz, bz2, xz).")],
+    source: Annotated[str, typer.Option("--source", help="Name of this seizure or exhibit.")],
+    case: Annotated[str | None, typer.Option("--case", help="Case it belongs to.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Worker processes (default: cores).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Load a seizure: hash, decode and store every file; safe to rerun or resume."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.ingest.pipeline import ingest_source
+        from vident.progress import RichProgress
+
+        store = _store(settings)
+        progress = None if quiet else RichProgress(err)
+        summary = ingest_source(
+            store, settings, path, source, case=case, workers=workers, progress=progress
+        )
+        if quiet:
+            return
+        rate = summary.files / summary.seconds if summary.seconds else 0.0
+        err.print(
+            f"source {source!r}: {summary.files} files ingested ({summary.new_media} new media, "
+            f"{summary.errors} errors), {summary.skipped} already done, "
+            f"{summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f} s ({rate:.1f} files/s)",
+            highlight=False,
+        )
+        for item_path, reason in summary.error_samples[:10]:
+            err.print(f"  error: {item_path}: {reason}", highlight=False)
+        err.print(f"next: vident triage --source {source}", highlight=False)
+
+
+@app.command()
+def triage(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--source", help="Source to triage.")],
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.table,
+) -> None:
+    """The verdict of every file of a source: known, near, new or error, with reasons."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.match.triage import VERDICT_ORDER, triage_source
+        from vident.store.sources import get_source
+
+        store = _store(settings)
+        indexes = _indexes(settings, store)
+        with store.reader() as session:
+            report = triage_source(
+                session, get_source(session, source), indexes, _thresholds(settings)
+            )
+        if fmt is Format.json:
+            json.dump(report.as_dict(), sys.stdout, indent=1)
+            sys.stdout.write("\n")
+            return
+        items = sorted(report.items, key=lambda i: (VERDICT_ORDER[i.verdict], i.path))
+        if fmt is Format.csv:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["verdict", "path", "type", "sha256", "reason", "error"])
+            for item in items:
+                writer.writerow(
+                    [
+                        item.verdict.value,
+                        item.path,
+                        item.type,
+                        item.sha256 or "",
+                        _reason_text(item.reasons),
+                        item.error or "",
+                    ]
+                )
+            return
+        table = Table(title=f"triage of {source}", show_lines=False)
+        for column in ("verdict", "path", "type", "reason"):
+            table.add_column(column, overflow="fold")
+        styles = {"new": "bold yellow", "error": "red", "near": "cyan", "known": "green"}
+        for item in items:
+            reason = _reason_text(item.reasons) or (item.error or "")
+            if item.error and item.reasons:
+                reason += f" (also: {item.error})"
+            table.add_row(
+                f"[{styles[item.verdict.value]}]{item.verdict.value}[/]",
+                item.path,
+                item.type,
+                reason,
+            )
+        out.print(table)
+        counts = report.counts
+        out.print(
+            "  ".join(f"{k}: {counts[k]}" for k in ("new", "near", "known", "error")),
+            highlight=False,
+        )
+
+
+def _reason_text(reasons: list[Any]) -> str:
+    if not reasons:
+        return ""
+    first = reasons[0]
+    where = (
+        first.hashset and f"hash set {first.hashset}"
+    ) or f"media {first.media[:12]} in {first.source}"
+    text = f"{first.signal}"
+    if first.signal in {"pdq"}:
+        text += f" distance {first.distance}"
+    text += f" -> {where}"
+    extra = [
+        f"category {first.category}" if first.category else "",
+        f"series {first.series}" if first.series else "",
+    ]
+    extra = [e for e in extra if e]
+    if extra:
+        text += f" ({', '.join(extra)})"
+    if len(reasons) > 1:
+        text += f" +{len(reasons) - 1} more"
+    return text
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A picture or any file.")],
+    fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
+) -> None:
+    """What the store knows about one file: exact and near matches and where they were seen."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.ingest.pipeline import limits_of
+        from vident.match.search import search_file
+
+        if not file.is_file():
+            raise CliError(f"{file} is not a file")
+        store = _store(settings)
+        indexes = _indexes(settings, store)
+        with store.reader() as session:
+            result = search_file(session, file, indexes, _thresholds(settings), limits_of(settings))
+        if fmt is OutFormat.json:
+            json.dump(result.as_dict(), sys.stdout, indent=1)
+            sys.stdout.write("\n")
+            return
+        out.print(f"{file}: {result.type}, sha256 {result.sha256 or '-'}", highlight=False)
+        if result.error:
+            out.print(f"  could not be fully read: {result.error}", highlight=False)
+        if not result.matches:
+            out.print("  no match: this file is new to the store")
+            return
+        table = Table("signal", "distance", "matched", "category", "series", "seen at")
+        for match in result.matches:
+            r = match.reason
+            matched = f"hash set {r.hashset}" if r.hashset else f"media {r.media}"
+            seen = "\n".join(f"{s}: {p}" for s, p in match.occurrences[:5])
+            table.add_row(
+                r.signal, str(r.distance), matched, r.category or "", r.series or "", seen
+            )
+        out.print(table)
+
+
+@index_app.command("rebuild")
+def index_rebuild(ctx: typer.Context) -> None:
+    """Rebuild every index from the store (the store is the truth)."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.index.near import rebuild
+        from vident.ingest.lock import writer_lock
+        from vident.signals.registry import near_kinds
+
+        store = _store(settings)
+        with writer_lock(settings.data), store.reader() as session:
+            for kind in near_kinds():
+                index = rebuild(session, settings.index_dir, kind, settings.pdq_min_quality)
+                out.print(f"index {kind.name}: {len(index)} hashes")
+
+
+@export_app.command("vics")
+def export_vics(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option("--source", help="Source to export.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (- for stdout).")],
+) -> None:
+    """Write a source as Project VIC VICS 2.0 JSON (hashes and metadata, never pictures)."""
+    settings = _settings(ctx)
+    with _errors():
+        from vident.exchange.export import export_source
+        from vident.store.sources import get_source
+
+        store = _store(settings)
+        with store.reader() as session:
+            src = get_source(session, source)
+            if str(output) == "-":
+                count = export_source(session, src, sys.stdout)
+            else:
+                tmp = output.with_name(output.name + ".part")
+                with tmp.open("w", encoding="utf-8") as handle:
+                    count = export_source(session, src, handle)
+                tmp.replace(output)
+        err.print(f"exported {count} media of {source!r} to {output}", highlight=False)
+
+
+@app.command()
+def sources(ctx: typer.Context) -> None:
+    """List the ingested sources."""
+    settings = _settings(ctx)
+    with _errors():
+        from sqlalchemy import func, select
+
+        from vident.store.models import Occurrence, Source
+
+        store = _store(settings)
+        table = Table("source", "files", "errors", "status", "origin")
+        with store.reader() as session:
+            rows = session.execute(
+                select(
+                    Source.name,
+                    func.count(Occurrence.id),
+                    func.count(Occurrence.error),
+                    Source.status,
+                    Source.origin,
+                )
+                .outerjoin(Occurrence, Occurrence.source_id == Source.id)
+                .group_by(Source.id)
+                .order_by(Source.id)
+            )
+            for name, files, errors, status, origin in rows:
+                table.add_row(name, str(files), str(errors), status, origin)
+        out.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,241 @@
+"""The ingest pipeline: walk, hash and decode in a process pool, commit in batches.
+
+The walker runs lazily in this process; workers (a process pool) turn work items into result
+records; this process is the single writer and commits a batch per transaction, then brings
+the near-duplicate indexes up to date. Occurrence rows double as the record of finished
+items: a rerun skips them, so ingest is idempotent and resumes after a kill.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from vident.config import Limits, Settings
+from vident.index.near import NearIndex
+from vident.ingest.lock import writer_lock
+from vident.ingest.records import ItemResult, WorkItem
+from vident.ingest.walk import SourceNotFound, measure_source, walk_source
+from vident.ingest.worker import process_batch
+from vident.signals.registry import near_kinds
+from vident.store.db import Store
+from vident.store.models import Source
+from vident.store.sources import done_paths, open_source
+from vident.store.writer import write_results
+
+#: Work items sent to a worker at once, and the bytes of archive members that may ride along.
+TASK_ITEMS = 4
+TASK_BYTES = 32 * 1024 * 1024
+#: Longest time results wait in memory before they are committed.
+FLUSH_SECONDS = 2.0
+
+
+class ProgressSink(Protocol):
+    """Where the pipeline reports progress (a Rich bar in the CLI, nothing in scripts)."""
+
+    def start(self, files: int, nbytes: int) -> None: ...
+
+    def advance(self, files: int, nbytes: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class _NoProgress:
+    def start(self, files: int, nbytes: int) -> None:
+        pass
+
+    def advance(self, files: int, nbytes: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    files: int = 0
+    errors: int = 0
+    skipped: int = 0
+    new_media: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    error_samples: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _tasks(
+    items: Iterable[WorkItem], skip: set[str], summary: IngestSummary, progress: ProgressSink
+) -> Iterator[list[WorkItem]]:
+    batch: list[WorkItem] = []
+    carried = 0
+    for item in items:
+        if item.path in skip:
+            summary.skipped += 1
+            progress.advance(1, item.size or 0)
+            continue
+        batch.append(item)
+        carried += len(item.data) if item.data is not None else 0
+        if len(batch) >= TASK_ITEMS or carried >= TASK_BYTES:
+            yield batch
+            batch, carried = [], 0
+    if batch:
+        yield batch
+
+
+_LIMITS = Limits()
+
+
+def _init_worker(limits: Limits) -> None:
+    global _LIMITS
+    _LIMITS = limits
+
+
+def _run_task(items: list[WorkItem]) -> list[ItemResult]:
+    return process_batch(items, _LIMITS)
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(**settings.model_dump(include=set(Limits.model_fields)))
+
+
+class _Writer:
+    """Buffers results and commits them in batches, then updates the indexes."""
+
+    def __init__(
+        self,
+        store: Store,
+        source_id: int,
+        indexes: list[NearIndex],
+        batch_size: int,
+        summary: IngestSummary,
+        progress: ProgressSink,
+    ) -> None:
+        self.store, self.source_id, self.indexes = store, source_id, indexes
+        self.batch_size, self.summary, self.progress = batch_size, summary, progress
+        self.pending: list[ItemResult] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, results: list[ItemResult]) -> None:
+        self.pending.extend(results)
+        if len(self.pending) >= self.batch_size or (
+            time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        with self.store.session() as session:
+            self.summary.new_media += write_results(session, self.source_id, batch)
+        with self.store.reader() as session:
+            for index in self.indexes:
+                index.sync(session)
+                index.save(force=False)
+        for result in batch:
+            self.summary.files += 1
+            self.summary.bytes += result.size or 0
+            if result.error is not None:
+                self.summary.errors += 1
+                if len(self.summary.error_samples) < 20:
+                    self.summary.error_samples.append((result.path, result.error))
+        self.progress.advance(len(batch), sum(r.size or 0 for r in batch))
+
+
+def ingest_source(
+    store: Store,
+    settings: Settings,
+    root: Path,
+    source_name: str,
+    *,
+    case: str | None = None,
+    workers: int | None = None,
+    progress: ProgressSink | None = None,
+) -> IngestSummary:
+    """Ingest ``root`` (folder, file or archive) as source ``source_name``."""
+    sink: ProgressSink = progress or _NoProgress()
+    if not os.path.lexists(root):
+        raise SourceNotFound(f"{root} does not exist: give the path of a folder, file or archive")
+    started = time.monotonic()
+    summary = IngestSummary(source=source_name)
+    limits = limits_of(settings)
+    tmp_dir = settings.tmp_dir
+    with writer_lock(settings.data):
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        with store.session() as session:
+            source = open_source(session, source_name, str(root.resolve()), case)
+            source_id = source.id
+            skip = done_paths(session, source_id)
+        with store.reader() as session:
+            indexes = [
+                NearIndex.open(session, settings.index_dir, kind, settings.pdq_min_quality)
+                for kind in near_kinds()
+            ]
+        files, nbytes = measure_source(root)
+        sink.start(files, nbytes)
+        writer = _Writer(store, source_id, indexes, settings.batch_size, summary, sink)
+        count = workers or settings.workers or os.cpu_count() or 1
+        try:
+            _run_pool(
+                walk_source(root, limits, tmp_dir), skip, summary, sink, writer, count, limits
+            )
+        finally:
+            writer.flush()
+            for index in indexes:
+                index.save()
+            sink.finish()
+        with store.session() as session:
+            finished = session.get(Source, source_id)
+            assert finished is not None
+            finished.status = "complete"
+            from vident.store.models import utcnow
+
+            finished.finished_at = utcnow()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _run_pool(
+    items: Iterable[WorkItem],
+    skip: set[str],
+    summary: IngestSummary,
+    sink: ProgressSink,
+    writer: _Writer,
+    workers: int,
+    limits: Limits,
+) -> None:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vident.ingest.worker"])
+    window = workers * 3
+    tasks = _tasks(items, skip, summary, sink)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(limits,)
+    ) as pool:
+        running: set[Future[list[ItemResult]]] = set()
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(running) < window:
+                    task = next(tasks, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    running.add(pool.submit(_run_task, task))
+                if not running:
+                    break
+                done, running = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                for future in done:
+                    writer.add(future.result())
+                if not done:
+                    writer.add([])
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise

@@ -1,0 +1,133 @@
+"""Turning one work item into a result record: the CPU-heavy part of ingest.
+
+Runs in worker processes and never touches the store. The file is read once: the three
+digests are updated chunk by chunk and, for pictures, the same bytes are then decoded in
+draft mode for the picture signals. Whatever goes wrong becomes ``ItemResult.error``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from vident.config import Limits
+from vident.ingest.records import ItemResult, WorkItem
+from vident.media.detect import SNIFF_BYTES, claimed_type, sniff
+from vident.media.errors import MediaError
+from vident.media.exif import read_exif
+from vident.media.image import decode_image
+from vident.media.types import MediaType
+from vident.media.video import probe_video
+from vident.signals.base import SignalValue
+from vident.signals.registry import digest_kinds, image_kinds
+
+CHUNK = 1024 * 1024
+#: Pictures above this size are hashed but not decoded (no real photo is this large).
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+
+
+def _read(item: WorkItem, limits: Limits, digests: list[SignalValue]) -> bytes | None:
+    """Hash the item's bytes in one pass; return them when small enough to decode from memory.
+
+    Returns None for large files (videos): those are probed from their path instead.
+    """
+    kinds = digest_kinds()
+    hashers = [kind.new_hasher() for kind in kinds]
+    if item.data is not None:
+        for hasher in hashers:
+            hasher.update(item.data)
+        data: bytes | None = item.data
+    else:
+        assert item.fs_path is not None
+        chunks: list[bytes] | None = []
+        total = 0
+        with Path(item.fs_path).open("rb") as handle:
+            while block := handle.read(CHUNK):
+                total += len(block)
+                if total > limits.max_file_bytes:
+                    raise MediaError(
+                        f"file is larger than the limit of {limits.max_file_bytes} bytes"
+                    )
+                for hasher in hashers:
+                    hasher.update(block)
+                if chunks is not None:
+                    chunks.append(block)
+                    if total > MAX_IMAGE_BYTES:
+                        chunks = None
+        data = b"".join(chunks) if chunks is not None else None
+    digests.extend(
+        SignalValue(kind=kind.name, version=kind.version, value=hasher.digest())
+        for kind, hasher in zip(kinds, hashers, strict=True)
+    )
+    return data
+
+
+def _header(item: WorkItem, data: bytes | None) -> bytes:
+    if data is not None:
+        return data[:SNIFF_BYTES]
+    assert item.fs_path is not None
+    with Path(item.fs_path).open("rb") as handle:
+        return handle.read(SNIFF_BYTES)
+
+
+def process_item(item: WorkItem, limits: Limits) -> ItemResult:
+    """Everything vident computes about one file, or the reason it could not."""
+    result = ItemResult(path=item.path, size=item.size, times=item.times)
+    if item.error is not None:
+        result.error = item.error
+        return result
+    digests: list[SignalValue] = []
+    try:
+        data = _read(item, limits, digests)
+    except MediaError as exc:
+        result.error = str(exc)
+        return result
+    except OSError as exc:
+        result.error = f"cannot read file: {exc.strerror or exc}"
+        return result
+    size = len(data) if data is not None else item.size
+    result.size = size
+    if not size:
+        result.error = "empty file (0 bytes)"
+        return result
+    result.signals.extend(digests)
+    result.sha256 = next(s.value for s in digests if s.kind == "sha256")
+    try:
+        sniffed = sniff(_header(item, data))
+    except OSError as exc:
+        result.error = f"cannot read file: {exc.strerror or exc}"
+        return result
+    result.media_type = sniffed.media_type
+    result.mime = sniffed.mime
+    claimed = claimed_type(item.path)
+    if claimed is not None and claimed is not sniffed.media_type:
+        found = sniffed.mime or "unrecognised data"
+        suffix = PurePosixPath(item.path).suffix
+        result.error = f"named as {claimed.value} ({suffix}) but the content is {found}"
+        return result
+    try:
+        if sniffed.media_type is MediaType.IMAGE:
+            _image_facts(result, data, limits)
+        elif sniffed.media_type is MediaType.VIDEO:
+            info = probe_video(data if data is not None else str(item.fs_path))
+            result.width, result.height, result.duration = info.width, info.height, info.duration
+    except MediaError as exc:
+        result.error = str(exc)
+    return result
+
+
+def _image_facts(result: ItemResult, data: bytes | None, limits: Limits) -> None:
+    if data is None:
+        raise MediaError(f"picture is larger than {MAX_IMAGE_BYTES} bytes; not decoded")
+    # Camera facts first: a damaged picture still tells which camera and place it came from.
+    result.exif = read_exif(data)
+    decoded = decode_image(data, limits)
+    result.width, result.height = decoded.width, decoded.height
+    for kind in image_kinds():
+        value = kind.compute(decoded)
+        if value is not None:
+            result.signals.append(value)
+
+
+def process_batch(items: list[WorkItem], limits: Limits) -> list[ItemResult]:
+    """Several items per task: fewer round trips between processes for small files."""
+    return [process_item(item, limits) for item in items]

@@ -1,0 +1,264 @@
+"""Triage of a source: known, near, new or error for every file, with the reasons.
+
+- known: an exact MD5/SHA-1/SHA-256 match to a hash set or to media of an earlier source;
+- near: a PDQ match within the threshold (any of the 8 rotations and flips) to known material;
+- new: nothing matched — the material an analyst must see first;
+- error: the file could not be read, and why.
+Verdicts are computed from the store and indexes when asked, so a hash set imported after the
+ingest changes the triage at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vident.index.near import NearIndex
+from vident.match.lookup import HashSetHit, MediaHit, NearHit, hashset_exact, media_exact, near
+from vident.signals.registry import exact_kinds, near_kinds
+from vident.store.models import Media, Occurrence, Signal, Source
+
+CHUNK = 2000
+MAX_REASONS = 10
+
+
+class Verdict(enum.StrEnum):
+    KNOWN = "known"
+    NEAR = "near"
+    NEW = "new"
+    ERROR = "error"
+
+
+#: The order of the table view: new material first, it may show a child still at risk.
+VERDICT_ORDER = {Verdict.NEW: 0, Verdict.ERROR: 1, Verdict.NEAR: 2, Verdict.KNOWN: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    signal: str
+    distance: int
+    hashset: str | None = None
+    media: str | None = None
+    source: str | None = None
+    category: str | None = None
+    series: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "signal": self.signal,
+            "distance": self.distance,
+            "hashset": self.hashset,
+            "media": self.media,
+            "source": self.source,
+            "category": self.category,
+            "series": self.series,
+        }
+
+
+@dataclass(slots=True)
+class TriageItem:
+    path: str
+    sha256: str | None
+    type: str
+    verdict: Verdict
+    reasons: list[Reason] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "type": self.type,
+            "verdict": self.verdict.value,
+            "reasons": [r.as_dict() for r in self.reasons],
+            "error": self.error,
+        }
+
+
+@dataclass
+class TriageReport:
+    source: str
+    items: list[TriageItem]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {v.value: 0 for v in Verdict}
+        for item in self.items:
+            counts[item.verdict.value] += 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "counts": self.counts,
+            "items": [i.as_dict() for i in self.items],
+        }
+
+
+def exact_reason(kind: str, hit: HashSetHit | MediaHit) -> Reason:
+    if isinstance(hit, HashSetHit):
+        return Reason(kind, 0, hashset=hit.hashset, category=hit.category, series=hit.series)
+    return Reason(kind, 0, media=hit.sha256.hex(), source=hit.source)
+
+
+def near_reason(kind: str, hit: NearHit) -> Reason:
+    if hit.hashset is not None:
+        h = hit.hashset
+        return Reason(kind, hit.distance, hashset=h.hashset, category=h.category, series=h.series)
+    assert hit.media is not None
+    return Reason(kind, hit.distance, media=hit.media.sha256.hex(), source=hit.media.source)
+
+
+def _dedupe(reasons: list[Reason]) -> list[Reason]:
+    seen: set[tuple[Any, ...]] = set()
+    unique: list[Reason] = []
+    for reason in reasons:
+        key = (reason.signal, reason.hashset, reason.media, reason.category, reason.series)
+        if key not in seen:
+            seen.add(key)
+            unique.append(reason)
+    return unique
+
+
+def triage_source(
+    session: Session,
+    source: Source,
+    indexes: dict[str, NearIndex],
+    thresholds: dict[str, int],
+) -> TriageReport:
+    """The verdict of every file of ``source``, in path order."""
+    items: list[TriageItem] = []
+    for rows in _chunks(session, source.id):
+        items.extend(_triage_chunk(session, source.id, rows, indexes, thresholds))
+    return TriageReport(source=source.name, items=items)
+
+
+_Row = tuple[str, str | None, int | None, bytes | None, str | None]
+
+
+def _chunks(session: Session, source_id: int) -> Iterator[list[_Row]]:
+    last = ""
+    while True:
+        rows = session.execute(
+            select(Occurrence.path, Occurrence.error, Media.id, Media.sha256, Media.media_type)
+            .outerjoin(Media, Media.id == Occurrence.media_id)
+            .where(Occurrence.source_id == source_id, Occurrence.path > last)
+            .order_by(Occurrence.path)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            return
+        yield [(r[0], r[1], r[2], bytes(r[3]) if r[3] is not None else None, r[4]) for r in rows]
+        last = rows[-1][0]
+
+
+def _triage_chunk(
+    session: Session,
+    source_id: int,
+    rows: list[_Row],
+    indexes: dict[str, NearIndex],
+    thresholds: dict[str, int],
+) -> list[TriageItem]:
+    media_ids = [r[2] for r in rows if r[2] is not None]
+    exact_names = [k.name for k in exact_kinds()]
+    values: dict[int, list[tuple[str, bytes]]] = {}
+    for part_start in range(0, len(media_ids), 500):
+        part = media_ids[part_start : part_start + 500]
+        for media_id, kind, value in session.execute(
+            select(Signal.media_id, Signal.kind, Signal.value).where(
+                Signal.media_id.in_(part), Signal.kind.in_(exact_names)
+            )
+        ):
+            values.setdefault(media_id, []).append((kind, bytes(value)))
+    by_kind: dict[str, set[bytes]] = {}
+    for pairs in values.values():
+        for kind, value in pairs:
+            by_kind.setdefault(kind, set()).add(value)
+    in_sets = hashset_exact(session, by_kind)
+    in_media = media_exact(session, by_kind, before_source=source_id)
+
+    items: list[TriageItem] = []
+    for path, error, row_media, sha256, media_type in rows:
+        reasons: list[Reason] = []
+        for kind, value in values.get(row_media, []) if row_media is not None else []:
+            reasons.extend(exact_reason(kind, h) for h in in_sets.get((kind, value), []))
+            reasons.extend(exact_reason(kind, h) for h in in_media.get((kind, value), []))
+        reasons = _dedupe(reasons)[:MAX_REASONS]
+        verdict = Verdict.KNOWN if reasons else (Verdict.ERROR if error else Verdict.NEW)
+        items.append(
+            TriageItem(
+                path=path,
+                sha256=sha256.hex() if sha256 is not None else None,
+                type=media_type or "other",
+                verdict=verdict,
+                reasons=reasons,
+                error=error,
+            )
+        )
+    _add_near(session, source_id, rows, items, indexes, thresholds)
+    return items
+
+
+def _add_near(
+    session: Session,
+    source_id: int,
+    rows: list[_Row],
+    items: list[TriageItem],
+    indexes: dict[str, NearIndex],
+    thresholds: dict[str, int],
+) -> None:
+    for kind in near_kinds():
+        index = indexes.get(kind.name)
+        if index is None or len(index) == 0:
+            continue
+        todo = [
+            (item, row[2])
+            for item, row in zip(items, rows, strict=True)
+            if item.verdict is Verdict.NEW and row[2] is not None
+        ]
+        if not todo:
+            return
+        ids = [media_id for _, media_id in todo]
+        queries = _query_values(session, kind.name, kind.version, ids, index.min_quality)
+        asked = [(item, media_id) for item, media_id in todo if media_id in queries]
+        matches = near(
+            session,
+            index,
+            [queries[media_id] for _, media_id in asked],
+            thresholds.get(kind.name, kind.threshold),
+            before_source=source_id,
+            exclude_media=[media_id for _, media_id in asked],
+        )
+        for (item, _), hits in zip(asked, matches, strict=True):
+            if hits:
+                item.verdict = Verdict.NEAR
+                item.reasons = [near_reason(kind.name, h) for h in hits[:MAX_REASONS]]
+
+
+def _query_values(
+    session: Session, kind: str, version: int, media_ids: list[int], min_quality: int
+) -> dict[int, list[bytes]]:
+    """Each media's value and its variants, skipping values too poor to match on."""
+    found: dict[int, list[bytes]] = {}
+    for start in range(0, len(media_ids), 500):
+        part = media_ids[start : start + 500]
+        for media_id, value, variants, quality in session.execute(
+            select(Signal.media_id, Signal.value, Signal.variants, Signal.quality).where(
+                Signal.media_id.in_(part), Signal.kind == kind, Signal.version == version
+            )
+        ):
+            if quality is not None and quality < min_quality:
+                continue
+            found[media_id] = split_variants(bytes(value), variants)
+    return found
+
+
+def split_variants(value: bytes, variants: bytes | None) -> list[bytes]:
+    size = len(value)
+    extra = bytes(variants or b"")
+    return [value] + [extra[i : i + size] for i in range(0, len(extra), size)]

@@ -1,0 +1,48 @@
+"""A Rich progress bar for long work: files, MB/s and time left."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+
+class RichProgress:
+    """Implements :class:`vident.ingest.pipeline.ProgressSink` on a Rich console."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
+            TransferSpeedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._files = 0
+
+    def start(self, files: int, nbytes: int) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(
+            "ingest", total=max(nbytes, 1), files=0, total_files=files
+        )
+
+    def advance(self, files: int, nbytes: int) -> None:
+        if self._task is None:
+            return
+        self._files += files
+        self._progress.update(self._task, advance=nbytes, files=self._files)
+
+    def finish(self) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[0].total)
+        self._progress.stop()

@@ -1,0 +1,203 @@
+"""The store's tables: the single source of truth (indexes are caches rebuilt from it).
+
+Media are content-addressed by SHA-256: the same picture found in ten seizures is one ``Media``
+and ten ``Occurrence`` rows. Every signal value lives in ``Signal`` under its kind's name and
+version, so a new kind needs no new table. Hash sets imported from elsewhere keep their hashes
+in ``HashSetHash`` the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Source(Base):
+    """A seizure or exhibit: where a set of files came from."""
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
+    origin: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case | None] = relationship()
+
+
+class Media(Base):
+    """One distinct content. The picture itself is never stored: evidence stays where it is."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(8))
+    mime: Mapped[str | None] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column(Float)
+    decode_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Occurrence(Base):
+    """A file found in a source. Rows are also the ingest's record of finished work items.
+
+    ``media_id`` is empty when the bytes could not be read at all; ``error`` then (or when the
+    content could not be decoded) says why in one line.
+    """
+
+    __tablename__ = "occurrence"
+    __table_args__ = (
+        UniqueConstraint("source_id", "path_key"),
+        Index("ix_occurrence_media_id", "media_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    # A digest of ``path``: unique keys on long paths would break PostgreSQL's index row limit.
+    path_key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    path: Mapped[str] = mapped_column(Text)
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime: Mapped[float | None] = mapped_column(Float)
+    ctime: Mapped[float | None] = mapped_column(Float)
+    atime: Mapped[float | None] = mapped_column(Float)
+
+
+class Signal(Base):
+    """One value of one signal kind for one media (see :mod:`vident.signals`)."""
+
+    __tablename__ = "signal"
+    __table_args__ = (
+        UniqueConstraint("media_id", "kind", "version"),
+        Index("ix_signal_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    # Extra query values, concatenated (PDQ: the seven other rotations and flips).
+    variants: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Exif(Base):
+    """Camera facts of a picture, as columns so they can be searched and linked."""
+
+    __tablename__ = "exif"
+
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    make: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    body_serial: Mapped[str | None] = mapped_column(String(200), index=True)
+    other_serials: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lens: Mapped[str | None] = mapped_column(String(200))
+    software: Mapped[str | None] = mapped_column(String(200))
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
+    gps_lat: Mapped[float | None] = mapped_column(Float)
+    gps_lon: Mapped[float | None] = mapped_column(Float)
+
+
+class HashSet(Base):
+    """Known hashes imported from elsewhere (a national list, a VICS export, a CSV)."""
+
+    __tablename__ = "hashset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    origin: Mapped[str | None] = mapped_column(Text)
+    format: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HashSetEntry(Base):
+    """One known item of a hash set with what the set says about it."""
+
+    __tablename__ = "hashset_entry"
+    __table_args__ = (UniqueConstraint("hashset_id", "entry_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hashset_id: Mapped[int] = mapped_column(ForeignKey("hashset.id", ondelete="CASCADE"))
+    # Digest of the entry's hashes: importing the same file twice adds nothing.
+    entry_key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    category_scheme: Mapped[str | None] = mapped_column(String(32))
+    series: Mapped[str | None] = mapped_column(String(200))
+    victim_identified: Mapped[bool | None] = mapped_column(Boolean)
+    offender_identified: Mapped[bool | None] = mapped_column(Boolean)
+    is_distributed: Mapped[bool | None] = mapped_column(Boolean)
+    tags: Mapped[list[Any] | None] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text)
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    files: Mapped[list[Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class HashSetHash(Base):
+    """One hash of a hash-set entry, under a signal kind's name."""
+
+    __tablename__ = "hashset_hash"
+    __table_args__ = (
+        Index("ix_hashset_hash_kind_value", "kind", "value"),
+        Index("ix_hashset_hash_entry_id", "entry_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("hashset_entry.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[bytes] = mapped_column(LargeBinary)

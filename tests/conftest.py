@@ -1,0 +1,94 @@
+"""Shared fixtures: real stores (SQLite files, a real PostgreSQL), generated pictures."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine, text
+
+from tests.pg import postgres_server
+from vident.config import Settings
+from vident.demo.synthetic import photo_like
+from vident.store.db import Store, upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("VIDENT_CORPUS", REPO.parent / "shared" / "corpora"))
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+def _fresh_pg_database(server_url: str) -> str:
+    name = f"vident_test_{os.getpid()}_{next(_db_counter)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty store on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'vident.db'}"
+        (tmp_path / "data").mkdir(exist_ok=True)
+    else:
+        url = _fresh_pg_database(request.getfixturevalue("pg_server"))
+    store = Store(url)
+    upgrade(store.engine)
+    store.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    return Settings(data=data, db=store_url, workers=2)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    opened = Store(settings.database_url)
+    yield opened
+    opened.dispose()
+
+
+def jpeg_bytes(seed: int, size: tuple[int, int] = (640, 480), quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    photo_like(size[0], size[1], seed).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def write_jpeg(path: Path, seed: int, size: tuple[int, int] = (640, 480)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg_bytes(seed, size))
+    return path
+
+
+def transformed(path: Path, out: Path, how: str) -> Path:
+    """A copy of a picture that PDQ should still find: resized, rotated, flipped..."""
+    image = Image.open(path).convert("RGB")
+    if how == "resize":
+        image = image.resize((image.width // 2, image.height // 2))
+    elif how == "rotate90":
+        image = image.transpose(Image.Transpose.ROTATE_90)
+    elif how == "flip":
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    elif how == "grey":
+        image = image.convert("L").convert("RGB")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out, "JPEG", quality=60)
+    return out

@@ -1,0 +1,268 @@
+"""The demo's generated pictures and its scenario: every file earns the verdict it promises."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PIL.ExifTags import IFD, Base
+
+from vident.demo.scenario import (
+    ERROR,
+    HASHSET_HEADER,
+    KNOWN,
+    NEAR,
+    NEW,
+    Scenario,
+    build_scenario,
+    check_triage,
+    default_corpus,
+    dihedral_distance,
+    pdq_of,
+)
+from vident.demo.synthetic import photo_like, photo_size, write_photo_jpegs
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+THRESHOLD = 31
+
+
+def _member(archive: bytes, name: str, kind: str) -> bytes:
+    if kind == "zip":
+        with zipfile.ZipFile(io.BytesIO(archive)) as z:
+            return z.read(name)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as t:
+        member = t.extractfile(name)
+        assert member is not None
+        return member.read()
+
+
+def item_bytes(scenario: Scenario, path: str) -> bytes:
+    """The bytes of a seizure item, reading through its (nested) archives."""
+    parts = path.split("/")
+    if parts[0].endswith(".zip"):
+        return _member((scenario.seizure_dir / parts[0]).read_bytes(), "/".join(parts[1:]), "zip")
+    if parts[0].endswith(".tar.gz"):
+        outer = (scenario.seizure_dir / parts[0]).read_bytes()
+        for depth in range(2, len(parts)):
+            if parts[depth - 1].endswith(".zip"):
+                inner = _member(outer, "/".join(parts[1:depth]), "tar")
+                return _member(inner, "/".join(parts[depth:]), "zip")
+        return _member(outer, "/".join(parts[1:]), "tar")
+    return (scenario.seizure_dir / path).read_bytes()
+
+
+def hashset_rows(scenario: Scenario) -> list[dict[str, str]]:
+    with scenario.hashset_csv.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    return build_scenario(tmp_path_factory.mktemp("demo") / "demo-data", None)
+
+
+# --- generated pictures ---------------------------------------------------------------------
+
+
+def test_photo_like_pictures_have_high_pdq_quality_and_differ_per_seed() -> None:
+    hashes = []
+    for seed in range(8):
+        buffer = io.BytesIO()
+        photo_like(640, 480, seed).save(buffer, "JPEG", quality=90)
+        value, quality, variants = pdq_of(buffer.getvalue())
+        assert quality >= 80
+        hashes.append((value, variants))
+    for i, a in enumerate(hashes):
+        for b in hashes[i + 1 :]:
+            assert dihedral_distance(a, b[0]) > 90
+
+
+def test_photo_like_is_deterministic_and_sized_as_asked() -> None:
+    a, b = photo_like(333, 517, 42), photo_like(333, 517, 42)
+    assert a.size == (333, 517) and a.mode == "RGB"
+    assert a.tobytes() == b.tobytes()
+    assert photo_like(333, 517, 43).tobytes() != a.tobytes()
+
+
+def test_photo_sizes_spread_evenly_over_the_megapixel_range() -> None:
+    for count in (5, 12, 40):
+        megapixels = [w * h / 1e6 for w, h in (photo_size(i, 1.0, 12.0, 3) for i in range(count))]
+        assert all(0.99 <= mp <= 12.01 for mp in megapixels)
+        # Every equal slice of the range gets a picture: no clustering at any prefix length.
+        slices = {min(int((mp - 1.0) / 11.0 * count / 2), count // 2 - 1) for mp in megapixels}
+        assert len(slices) == count // 2
+
+
+def test_write_photo_jpegs_is_deterministic_with_camera_exif(tmp_path: Path) -> None:
+    first = write_photo_jpegs(tmp_path / "a", 3, min_mp=0.2, max_mp=0.6, seed=5)
+    second = write_photo_jpegs(tmp_path / "b", 2, min_mp=0.2, max_mp=0.6, seed=5)
+    assert [p.name for p in first] == ["IMG_0001.jpg", "IMG_0002.jpg", "IMG_0003.jpg"]
+    # A smaller set is a prefix of a larger one, byte for byte.
+    assert [p.read_bytes() for p in first[:2]] == [p.read_bytes() for p in second]
+    serials = 0
+    for path in first:
+        with Image.open(path) as image:
+            assert image.format == "JPEG"
+            assert 0.19 <= image.width * image.height / 1e6 <= 0.61
+            exif = image.getexif()
+            details = exif.get_ifd(IFD.Exif)
+        assert exif[Base.Make] and exif[Base.Model]
+        assert re.fullmatch(r"\d{4}:\d\d:\d\d \d\d:\d\d:\d\d", details[Base.DateTimeOriginal])
+        serials += Base.BodySerialNumber in details
+    assert serials >= 1
+
+
+# --- the scenario ----------------------------------------------------------------------------
+
+
+def test_scenario_files_are_laid_out_as_designed(generated: Scenario) -> None:
+    s = generated
+    assert s.hashset_csv.is_file() and s.seizure_dir.is_dir()
+    assert s.expected_json.parent == s.data_dir  # outside the seizure folder
+    assert json.loads(s.expected_json.read_text()) == s.expected
+    verdicts = list(s.expected.values())
+    assert {v: verdicts.count(v) for v in (KNOWN, NEAR, NEW, ERROR)} == {
+        KNOWN: 4,
+        NEAR: 6,
+        NEW: 10,
+        ERROR: 3,
+    }
+    # Archives: a zip, and a zip nested in a tar.gz.
+    assert any(p.startswith("DCIM_backup.zip/") for p in s.expected)
+    assert any(".tar.gz/" in p and ".zip/" in p for p in s.expected)
+    # Names are neutral and unique; none gives its verdict away.
+    names = [p.rsplit("/", 1)[-1] for p in s.expected]
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"IMG_\d{4}\.(jpg|png)|photo\.jpg", n) for n in names)
+    for path in s.expected:
+        item_bytes(s, path)  # every item is where it says
+
+
+def test_hashset_holds_the_reference_pictures(generated: Scenario) -> None:
+    rows = hashset_rows(generated)
+    assert list(rows[0]) == list(HASHSET_HEADER)
+    assert len(rows) == len(generated.reference) == 13
+    for row, file in zip(rows, generated.reference, strict=True):
+        data = file.read_bytes()
+        assert row["md5"] == hashlib.md5(data).hexdigest()
+        assert row["sha1"] == hashlib.sha1(data).hexdigest()
+        assert row["sha256"] == hashlib.sha256(data).hexdigest()
+        assert int(row["pdq"], 16) == pdq_of(data)[0]
+
+
+def test_known_items_are_exact_copies_of_reference_pictures(generated: Scenario) -> None:
+    known = {row["sha256"] for row in hashset_rows(generated)}
+    items = [i for i in generated.items if i.verdict == KNOWN]
+    for item in items:
+        assert item.origin is not None
+        data = item_bytes(generated, item.path)
+        assert data == item.origin.read_bytes()
+        assert hashlib.sha256(data).hexdigest() in known
+
+
+def test_near_items_are_transformed_known_pictures_within_pdq_threshold(
+    generated: Scenario,
+) -> None:
+    rows = hashset_rows(generated)
+    known_sha = {row["sha256"] for row in rows}
+    hows = set()
+    for item in (i for i in generated.items if i.verdict == NEAR):
+        assert item.origin is not None
+        data = item_bytes(generated, item.path)
+        assert hashlib.sha256(data).hexdigest() not in known_sha
+        value, quality, variants = pdq_of(data)
+        original = pdq_of(item.origin.read_bytes())[0]
+        assert quality >= 50
+        assert dihedral_distance((value, variants), original) <= THRESHOLD, item.how
+        hows.add(item.how.split(",")[0])
+    assert {
+        "known picture resized to 50%",
+        "known picture recompressed at JPEG quality 40",
+        "known picture flipped left-right",
+        "known picture rotated 90 degrees",
+        "known picture greyscale",
+    } <= hows
+
+
+def test_new_items_match_nothing_in_the_hashset(generated: Scenario) -> None:
+    rows = hashset_rows(generated)
+    known_sha = {row["sha256"] for row in rows}
+    known_pdq = [int(row["pdq"], 16) for row in rows]
+    for item in (i for i in generated.items if i.verdict == NEW):
+        data = item_bytes(generated, item.path)
+        assert hashlib.sha256(data).hexdigest() not in known_sha
+        value, quality, variants = pdq_of(data)
+        assert quality >= 50
+        assert min(dihedral_distance((value, variants), k) for k in known_pdq) > THRESHOLD
+
+
+def test_error_items_cannot_be_decoded(generated: Scenario) -> None:
+    errors = [i for i in generated.items if i.verdict == ERROR]
+    sizes = sorted(len(item_bytes(generated, i.path)) for i in errors)
+    assert sizes[0] == 0
+    for item in errors:
+        data = item_bytes(generated, item.path)
+        with pytest.raises(OSError), Image.open(io.BytesIO(data)) as image:
+            image.load()
+
+
+def test_check_triage_reports_only_real_differences(generated: Scenario) -> None:
+    items = [{"path": p, "verdict": v} for p, v in generated.expected.items()]
+    items.append({"path": "DCIM_backup.zip", "verdict": "new"})  # a container: ignored
+    assert check_triage(generated, {"items": items}) == []
+    # Archive members spelt differently are still found by their unique name.
+    renamed = [
+        {"path": p.replace("old_phone.tar.gz/", "old_phone.tar.gz/old_phone.tar/"), "verdict": v}
+        for p, v in generated.expected.items()
+    ]
+    assert check_triage(generated, {"items": renamed}) == []
+    wrong = [dict(i) for i in items if i["path"] != "photo.jpg"]
+    near_path = next(i.path for i in generated.items if i.verdict == NEAR)
+    for item in wrong:
+        if item["path"] == near_path:
+            item["verdict"] = NEW
+    wrong.append({"path": "stray.jpg", "verdict": NEW})
+    problems = check_triage(generated, {"items": wrong})
+    assert sorted(problems) == sorted(
+        [
+            f"{near_path}: new, expected near",
+            "photo.jpg: missing from the triage (expected error)",
+            "stray.jpg: not part of the scenario (verdict new)",
+        ]
+    )
+
+
+def test_default_corpus_honours_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDENT_CORPUS", str(tmp_path))
+    assert default_corpus() == tmp_path
+    monkeypatch.setenv("VIDENT_CORPUS", str(tmp_path / "absent"))
+    assert default_corpus() is None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CORPUS.exists(), reason="the shared benign corpus is not in this clone")
+def test_corpus_scenario_uses_photographs_and_keeps_its_promises(tmp_path: Path) -> None:
+    s = build_scenario(tmp_path / "demo-data", CORPUS)
+    rows = hashset_rows(s)
+    assert all(f.is_relative_to(CORPUS) for f in s.reference)
+    assert all(f.relative_to(CORPUS).parts[0] in {"scenes", "faces"} for f in s.reference)
+    known_pdq = [int(row["pdq"], 16) for row in rows]
+    for item in s.items:
+        if item.verdict not in {NEAR, NEW}:
+            continue
+        value, _, variants = pdq_of(item_bytes(s, item.path))
+        nearest = min(dihedral_distance((value, variants), k) for k in known_pdq)
+        if item.verdict == NEAR:
+            assert nearest <= THRESHOLD, item.how
+        else:
+            assert nearest > THRESHOLD, item.how
