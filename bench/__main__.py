@@ -7,7 +7,6 @@ figures to quote); ``--json PATH`` writes every figure to one file.
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 from pathlib import Path
@@ -19,27 +18,17 @@ INGEST_FULL, INGEST_QUICK = (300, 3), (24, 1)
 PDQ_INDEX_QUICK = (20_000, 1)
 
 
-def _pdq_index(n: int | None, repeats: int | None) -> dict[str, Any] | None:
-    try:
-        module = importlib.import_module("bench.pdq_index")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bench.pdq_index":
-            raise
-        print("PDQ index benchmark: bench/pdq_index.py is not there yet; skipped")
-        return None
-    defaults = inspect.signature(module.run).parameters
+def _pdq_index(n: int | None, repeats: int | None) -> dict[str, Any]:
+    from rich.console import Console
+
+    from bench import pdq_index
+
+    defaults = inspect.signature(pdq_index.run).parameters
     n = n if n is not None else defaults["n"].default
     repeats = repeats if repeats is not None else defaults["repeats"].default
     print(f"PDQ index benchmark: {n:,} codes, {repeats} repeats...")
-    figures: dict[str, Any] = module.run(n, repeats)
-    show = getattr(module, "table", None)
-    if show is not None:
-        from rich.console import Console
-
-        Console().print(show({"uniform": figures}))
-    else:
-        for key, value in figures.items():
-            print(f"  {key:<28} {value:,.4g}")
+    figures: dict[str, Any] = pdq_index.run(n, repeats)
+    Console().print(pdq_index.table({"uniform": figures}))
     return figures
 
 

@@ -18,7 +18,7 @@ FILES = 80
 
 
 def _vident(
-    data: Path, *args: str, env: dict[str, str] | None = None, **kwargs: object
+    data: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vident", "--data", str(data), *args],
@@ -26,7 +26,6 @@ def _vident(
         text=True,
         env=env,
         check=False,
-        **kwargs,  # type: ignore[call-overload]
     )
 
 

@@ -6,7 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from vident.store.db import Store, check_current, current_revision, head_revision, upgrade
+from vident.store.db import (
+    SCHEMA_REVISION,
+    Store,
+    check_current,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from vident.store.models import Base
 
 
@@ -20,7 +27,7 @@ def test_migrations_create_exactly_the_models(store_url: str) -> None:
 
 def test_store_is_at_head_and_upgrade_is_idempotent(store_url: str) -> None:
     store = Store(store_url)
-    assert current_revision(store.engine) == head_revision()
+    assert current_revision(store.engine) == head_revision() == SCHEMA_REVISION
     upgrade(store.engine)
     check_current(store.engine)
     store.dispose()

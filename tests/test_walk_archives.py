@@ -31,7 +31,7 @@ MiB = 1024 * 1024
 
 
 def walk(root: Path, tmp_path: Path, **limits: float) -> list[WorkItem]:
-    return list(walk_source(root, Limits(**limits), tmp_path / "tmp"))
+    return list(walk_source(root, Limits.model_validate(limits), tmp_path / "tmp"))
 
 
 def summary(items: list[WorkItem]) -> list[tuple[str, bytes | str | None]]:

@@ -331,25 +331,28 @@ def triage(
 
 
 def _reason_text(reasons: list[Any]) -> str:
+    """The first target and every signal that found it, e.g. 'md5+sha1 -> hash set X'."""
     if not reasons:
         return ""
     first = reasons[0]
-    where = (
-        first.hashset and f"hash set {first.hashset}"
-    ) or f"media {first.media[:12]} in {first.source}"
-    text = f"{first.signal}"
-    if first.signal in {"pdq"}:
-        text += f" distance {first.distance}"
-    text += f" -> {where}"
-    extra = [
+    same = [r for r in reasons if (r.hashset, r.media) == (first.hashset, first.media)]
+    signals = "+".join(dict.fromkeys(r.signal for r in same))
+    if first.signal == "pdq":
+        signals += f" distance {first.distance}"
+    if first.hashset:
+        where = f"hash set {first.hashset}"
+    else:
+        where = f"media {first.media[:12]} in {first.source}"
+    details = [
         f"category {first.category}" if first.category else "",
         f"series {first.series}" if first.series else "",
     ]
-    extra = [e for e in extra if e]
-    if extra:
-        text += f" ({', '.join(extra)})"
-    if len(reasons) > 1:
-        text += f" +{len(reasons) - 1} more"
+    text = f"{signals} -> {where}"
+    if any(details):
+        text += f" ({', '.join(d for d in details if d)})"
+    others = len({(r.hashset, r.media) for r in reasons}) - 1
+    if others:
+        text += f" +{others} more"
     return text
 
 

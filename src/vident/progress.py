@@ -40,7 +40,13 @@ class RichProgress:
         if self._task is None:
             return
         self._files += files
-        self._progress.update(self._task, advance=nbytes, files=self._files)
+        task = self._progress.tasks[0]
+        # The totals are measured before archives are opened; members can outgrow them.
+        total = max(task.total or 0, task.completed + nbytes)
+        total_files = max(task.fields["total_files"], self._files)
+        self._progress.update(
+            self._task, advance=nbytes, total=total, files=self._files, total_files=total_files
+        )
 
     def finish(self) -> None:
         if self._task is not None:

@@ -16,7 +16,7 @@ says how many candidates a query would read, so the caller can send the rare exp
 to a plain scan instead.
 
 The tables hold 4 bytes per code and chunk (64 bytes per PDQ hash) plus 8 bytes per bucket,
-and cost two stable radix sorts per chunk to build; they are rebuilt, never updated.
+and cost one stable radix sort per chunk to build; they are rebuilt, never updated.
 """
 
 from __future__ import annotations

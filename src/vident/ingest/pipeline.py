@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -25,7 +26,7 @@ from vident.ingest.walk import SourceNotFound, measure_source, walk_source
 from vident.ingest.worker import process_batch
 from vident.signals.registry import near_kinds
 from vident.store.db import Store
-from vident.store.models import Source
+from vident.store.models import Source, utcnow
 from vident.store.sources import done_paths, open_source
 from vident.store.writer import write_results
 
@@ -167,7 +168,8 @@ def ingest_source(
     summary = IngestSummary(source=source_name)
     limits = limits_of(settings)
     tmp_dir = settings.tmp_dir
-    with writer_lock(settings.data):
+    count = workers or settings.workers or os.cpu_count() or 1
+    with writer_lock(settings.data), _worker_pool(count, limits) as pool:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
@@ -181,11 +183,9 @@ def ingest_source(
         files, nbytes = measure_source(root)
         sink.start(files, nbytes)
         writer = _Writer(store, source_id, indexes, settings.batch_size, summary, sink)
-        count = workers or settings.workers or os.cpu_count() or 1
         try:
-            _run_pool(
-                walk_source(root, limits, tmp_dir), skip, summary, sink, writer, count, limits
-            )
+            tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink)
+            _run_tasks(pool, tasks, writer, window=count * 3)
         finally:
             writer.flush()
             for index in indexes:
@@ -195,47 +195,56 @@ def ingest_source(
             finished = session.get(Source, source_id)
             assert finished is not None
             finished.status = "complete"
-            from vident.store.models import utcnow
-
             finished.finished_at = utcnow()
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _run_pool(
-    items: Iterable[WorkItem],
-    skip: set[str],
-    summary: IngestSummary,
-    sink: ProgressSink,
-    writer: _Writer,
-    workers: int,
-    limits: Limits,
-) -> None:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["vident.ingest.worker"])
-    window = workers * 3
-    tasks = _tasks(items, skip, summary, sink)
+def _noop() -> None:
+    pass
+
+
+@contextmanager
+def _worker_pool(workers: int, limits: Limits) -> Iterator[ProcessPoolExecutor]:
+    """A started process pool.
+
+    On Linux the workers are forked at once, before this process opens any database
+    connection, index or progress thread, so they start in milliseconds with every module
+    already imported, and inherit nothing they could misuse. Elsewhere: forkserver.
+    """
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "forkserver"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["vident.ingest.worker"])
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(limits,)
     ) as pool:
-        running: set[Future[list[ItemResult]]] = set()
-        exhausted = False
-        try:
-            while True:
-                while not exhausted and len(running) < window:
-                    task = next(tasks, None)
-                    if task is None:
-                        exhausted = True
-                        break
-                    running.add(pool.submit(_run_task, task))
-                if not running:
+        pool.submit(_noop).result()
+        yield pool
+
+
+def _run_tasks(
+    pool: ProcessPoolExecutor, tasks: Iterator[list[WorkItem]], writer: _Writer, window: int
+) -> None:
+    """Keep ``window`` tasks in flight; hand each finished one to the writer."""
+    running: set[Future[list[ItemResult]]] = set()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(running) < window:
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
                     break
-                done, running = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
-                    writer.add(future.result())
-                if not done:
-                    writer.add([])
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
+                running.add(pool.submit(_run_task, task))
+            if not running:
+                break
+            done, running = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                writer.add(future.result())
+            if not done:
+                writer.add([])
+    except BaseException:
+        for future in running:
+            future.cancel()
+        raise

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: The newest migration. Checked against Alembic's own head by a test, so that opening the
+#: store for everyday work never has to import Alembic and parse the migration scripts.
+SCHEMA_REVISION = "0001"
 
 
 class StoreError(Exception):
@@ -45,6 +48,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -53,17 +58,26 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (creates it on an empty database)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
 
 
 def head_revision() -> str | None:
+    """The newest revision among the migration scripts, as Alembic sees it."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
     return script.get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a database vident never initialised)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return str(value) if value is not None else None
 
 
 def check_current(engine: Engine) -> None:
@@ -71,9 +85,9 @@ def check_current(engine: Engine) -> None:
     current = current_revision(engine)
     if current is None:
         raise StoreError("no vident store here: run 'vident init' first (or pass --data/--db)")
-    if current != head_revision():
+    if current != SCHEMA_REVISION:
         raise StoreError(
-            f"the store is at schema {current}, this vident needs {head_revision()}: "
+            f"the store is at schema {current}, this vident needs {SCHEMA_REVISION}: "
             "run 'vident init' to migrate it"
         )
 
