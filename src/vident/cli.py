@@ -57,6 +57,14 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 1."""
 
 
+def _table(*columns: str, title: str | None = None) -> Table:
+    """A table whose cells wrap rather than cut hashes and paths short."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def _settings(ctx: typer.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
@@ -221,7 +229,7 @@ def hashset_list(ctx: typer.Context) -> None:
         from vident.store.models import HashSet, HashSetEntry
 
         store = _store(settings)
-        table = Table("name", "entries", "format", "origin")
+        table = _table("name", "entries", "format", "origin")
         with store.reader() as session:
             rows = session.execute(
                 select(HashSet.name, func.count(HashSetEntry.id), HashSet.format, HashSet.origin)
@@ -308,9 +316,7 @@ def triage(
                     ]
                 )
             return
-        table = Table(title=f"triage of {source}", show_lines=False)
-        for column in ("verdict", "path", "type", "reason"):
-            table.add_column(column, overflow="fold")
+        table = _table("verdict", "path", "type", "reason", title=f"triage of {source}")
         styles = {"new": "bold yellow", "error": "red", "near": "cyan", "known": "green"}
         for item in items:
             reason = _reason_text(item.reasons) or (item.error or "")
@@ -384,14 +390,17 @@ def search(
         if not result.matches:
             out.print("  no match: this file is new to the store")
             return
-        table = Table("signal", "distance", "matched", "category", "series", "seen at")
-        for match in result.matches:
+        table = _table("signal", "distance", "matched", "category", "series", "seen at")
+        rows: dict[tuple[Any, ...], list[Any]] = {}
+        for match in result.matches:  # one row per target and distance, naming every signal
             r = match.reason
-            matched = f"hash set {r.hashset}" if r.hashset else f"media {r.media}"
-            seen = "\n".join(f"{s}: {p}" for s, p in match.occurrences[:5])
-            table.add_row(
-                r.signal, str(r.distance), matched, r.category or "", r.series or "", seen
-            )
+            key = (r.hashset, r.media, r.distance, r.category, r.series)
+            rows.setdefault(key, []).append(match)
+        for (hashset, media, distance, category, series), group in rows.items():
+            signals = "+".join(m.reason.signal for m in group)
+            matched = f"hash set {hashset}" if hashset else f"media {media}"
+            seen = "\n".join(f"{s}: {p}" for s, p in group[0].occurrences[:5])
+            table.add_row(signals, str(distance), matched, category or "", series or "", seen)
         out.print(table)
 
 
@@ -446,7 +455,7 @@ def sources(ctx: typer.Context) -> None:
         from vident.store.models import Occurrence, Source
 
         store = _store(settings)
-        table = Table("source", "files", "errors", "status", "origin")
+        table = _table("source", "files", "errors", "status", "origin")
         with store.reader() as session:
             rows = session.execute(
                 select(

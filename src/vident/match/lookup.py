@@ -7,10 +7,11 @@ query, so its cost follows the number of values asked about, never the size of t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from vident.index.near import NearIndex
@@ -43,6 +44,20 @@ class MediaHit:
     source: str
 
 
+def _hashset_hits(
+    session: Session, key: Any, condition: ColumnElement[bool]
+) -> Iterator[tuple[Any, HashSetHit]]:
+    """(key, what the hash set says) for every hash-set hash that meets ``condition``."""
+    rows = session.execute(
+        select(key, HashSet.name, HashSetEntry.category, HashSetEntry.series, HashSetEntry.id)
+        .join(HashSetEntry, HashSetEntry.id == HashSetHash.entry_id)
+        .join(HashSet, HashSet.id == HashSetEntry.hashset_id)
+        .where(condition)
+    )
+    for found_key, name, category, series, entry_id in rows:
+        yield found_key, HashSetHit(name, category, series, entry_id)
+
+
 def hashset_exact(
     session: Session, values: Mapping[str, Iterable[bytes]]
 ) -> dict[ValueKey, list[HashSetHit]]:
@@ -50,20 +65,9 @@ def hashset_exact(
     found: dict[ValueKey, list[HashSetHit]] = defaultdict(list)
     for kind, kind_values in values.items():
         for part in chunked(sorted(set(kind_values))):
-            rows = session.execute(
-                select(
-                    HashSetHash.value,
-                    HashSet.name,
-                    HashSetEntry.category,
-                    HashSetEntry.series,
-                    HashSetEntry.id,
-                )
-                .join(HashSetEntry, HashSetEntry.id == HashSetHash.entry_id)
-                .join(HashSet, HashSet.id == HashSetEntry.hashset_id)
-                .where(HashSetHash.kind == kind, HashSetHash.value.in_(part))
-            )
-            for value, name, category, series, entry_id in rows:
-                found[(kind, bytes(value))].append(HashSetHit(name, category, series, entry_id))
+            condition = (HashSetHash.kind == kind) & HashSetHash.value.in_(part)
+            for value, hit in _hashset_hits(session, HashSetHash.value, condition):
+                found[(kind, bytes(value))].append(hit)
     return found
 
 
@@ -177,18 +181,5 @@ def _media_of_signals(
 def _hashset_entries(session: Session, hash_ids: set[int]) -> dict[int, HashSetHit]:
     found: dict[int, HashSetHit] = {}
     for part in chunked(sorted(hash_ids)):
-        rows = session.execute(
-            select(
-                HashSetHash.id,
-                HashSet.name,
-                HashSetEntry.category,
-                HashSetEntry.series,
-                HashSetEntry.id,
-            )
-            .join(HashSetEntry, HashSetEntry.id == HashSetHash.entry_id)
-            .join(HashSet, HashSet.id == HashSetEntry.hashset_id)
-            .where(HashSetHash.id.in_(part))
-        )
-        for hash_id, name, category, series, entry_id in rows:
-            found[hash_id] = HashSetHit(name, category, series, entry_id)
+        found.update(_hashset_hits(session, HashSetHash.id, HashSetHash.id.in_(part)))
     return found
