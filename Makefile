@@ -36,7 +36,7 @@ typecheck: install
 test: pytest lint typecheck
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --json bench-results.json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache
