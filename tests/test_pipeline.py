@@ -114,3 +114,37 @@ def test_hash_set_makes_known_and_near(settings: Settings, store: Store, tmp_pat
     assert by_path["y.jpg"].verdict.value == "near"
     assert by_path["y.jpg"].reasons[0].signal == "pdq"
     assert by_path["y.jpg"].reasons[0].distance <= 31
+
+
+def test_hash_set_metadata_round_trips_on_every_backend(store: Store) -> None:
+    from vident.store.models import HashSetEntry
+
+    record = KnownRecord(
+        hashes={"md5": bytes(range(16)), "pdq": bytes(32)},
+        category="2",
+        category_scheme="US",
+        series="Series A",
+        victim_identified=True,
+        offender_identified=False,
+        tags=["tag one", "zwei"],
+        comment="née",
+        media_size=1234,
+        mime_type="image/jpeg",
+        files=[{"FileName": "a.jpg", "FilePath": "x/a.jpg"}],
+        extra={"IsPrecategorized": True, "Exifs": [{"PropertyName": "Make"}]},
+    )
+    bare = KnownRecord(hashes={"sha1": bytes(20)})
+    summary = import_records(store, "set", [record, bare, record])
+    assert (summary.records, summary.new_entries) == (3, 2)
+    with store.reader() as session:
+        entries = {e.category: e for e in session.scalars(select(HashSetEntry))}
+    full, empty = entries["2"], entries[None]
+    assert (full.category_scheme, full.series, full.comment) == ("US", "Series A", "née")
+    assert (full.victim_identified, full.offender_identified, full.is_distributed) == (
+        True,
+        False,
+        None,
+    )
+    assert full.tags == ["tag one", "zwei"] and full.files == record.files
+    assert full.extra == record.extra and full.media_size == 1234
+    assert (empty.tags, empty.files, empty.extra) == (None, None, None)

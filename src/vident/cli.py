@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -162,6 +162,34 @@ def init(ctx: typer.Context) -> None:
         store.dispose()
 
 
+@contextmanager
+def _byte_progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A Rich bar over the bytes of an input file (MB/s, time left); silent when quiet."""
+    if quiet:
+        yield lambda _count: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(label, total=max(total, 1))
+        yield lambda count: progress.advance(task, count)
+
+
 @hashset_app.command("import")
 def hashset_import(
     ctx: typer.Context,
@@ -193,21 +221,20 @@ def hashset_import(
 
         file_format = detect_format(file)
         with writer_lock(settings.data):
-            records = read_known_records(file, text_kind=kind, on_error=on_error)
-            if quiet:
-                import_records(
-                    store, name, records, origin=str(file), file_format=file_format, summary=summary
+            with _byte_progress(
+                f"import {file.name} ({file_format})", file.stat().st_size, quiet
+            ) as on_bytes:
+                records = read_known_records(
+                    file, text_kind=kind, on_error=on_error, on_bytes=on_bytes
                 )
-            else:
-                with err.status(f"importing {file.name} ({file_format})..."):
-                    import_records(
-                        store,
-                        name,
-                        records,
-                        origin=str(file),
-                        file_format=file_format,
-                        summary=summary,
-                    )
+                import_records(
+                    store,
+                    name,
+                    records,
+                    origin=str(file),
+                    file_format=file_format,
+                    summary=summary,
+                )
             indexes = _indexes(settings, store)
             for index in indexes.values():
                 index.save()

@@ -23,8 +23,9 @@ start is not UTF-8 is read as Windows-1252, since such lists come from Windows t
 from __future__ import annotations
 
 import csv
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -108,29 +109,66 @@ def detect_format(path: Path) -> Format:
 
 
 def read_known_records(
-    path: Path, *, text_kind: str | None = None, on_error: OnError
+    path: Path,
+    *,
+    text_kind: str | None = None,
+    on_error: OnError,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[KnownRecord]:
     """The records of a hash list in any supported format, told by :func:`detect_format`.
 
     ``text_kind`` names the kind of bare hashes in a plain-text list (ValueError if unknown);
     it does not apply to the other formats. Bad entries go to ``on_error`` and are skipped.
+    ``on_bytes`` is told how many bytes of the file each read consumed (for a progress bar).
     """
     if text_kind is not None:
         _check_kind(text_kind)
     fmt = detect_format(path)
-    return _read_known_records(path, fmt, text_kind, on_error)
+    return _read_known_records(path, fmt, text_kind, on_error, on_bytes)
+
+
+class _ReportingReader(io.RawIOBase):
+    """A binary file that reports how many bytes each read consumed."""
+
+    def __init__(self, raw: io.FileIO, report: Callable[[int], None]) -> None:
+        self._raw, self._report = raw, report
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)
+        if count:
+            self._report(count)
+        return count or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _open_binary(path: Path, on_bytes: Callable[[int], None] | None) -> IO[bytes]:
+    raw = io.FileIO(path, "rb")
+    if on_bytes is None:
+        return io.BufferedReader(raw)
+    return io.BufferedReader(_ReportingReader(raw, on_bytes))
 
 
 def _read_known_records(
-    path: Path, fmt: Format, text_kind: str | None, on_error: OnError
+    path: Path,
+    fmt: Format,
+    text_kind: str | None,
+    on_error: OnError,
+    on_bytes: Callable[[int], None] | None,
 ) -> Iterator[KnownRecord]:
     if fmt == "vics":
-        with path.open("rb") as binary:
+        with _open_binary(path, on_bytes) as binary:
             yield from read_vics(binary, on_error)
         return
     encoding = _encoding(_read_head(path))
     errors = "replace" if encoding == "cp1252" else "strict"
-    with path.open(encoding=encoding, errors=errors, newline="") as stream:
+    binary = _open_binary(path, on_bytes)
+    with io.TextIOWrapper(binary, encoding=encoding, errors=errors, newline="") as stream:
         try:
             if fmt == "text":
                 yield from read_hex_lines(stream, text_kind, on_error)

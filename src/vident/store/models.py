@@ -44,7 +44,11 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+    # Python None is SQL NULL, not the JSON text 'null' (cheaper to write, and honest to query).
+    type_annotation_map = {  # noqa: RUF012
+        dict[str, Any]: JSON(none_as_null=True),
+        list[Any]: JSON(none_as_null=True),
+    }
 
 
 class Case(Base):
@@ -144,7 +148,7 @@ class Exif(Base):
     make: Mapped[str | None] = mapped_column(String(200))
     model: Mapped[str | None] = mapped_column(String(200))
     body_serial: Mapped[str | None] = mapped_column(String(200), index=True)
-    other_serials: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    other_serials: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     lens: Mapped[str | None] = mapped_column(String(200))
     software: Mapped[str | None] = mapped_column(String(200))
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False))
@@ -180,12 +184,12 @@ class HashSetEntry(Base):
     victim_identified: Mapped[bool | None] = mapped_column(Boolean)
     offender_identified: Mapped[bool | None] = mapped_column(Boolean)
     is_distributed: Mapped[bool | None] = mapped_column(Boolean)
-    tags: Mapped[list[Any] | None] = mapped_column(JSON)
+    tags: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     comment: Mapped[str | None] = mapped_column(Text)
     media_size: Mapped[int | None] = mapped_column(BigInteger)
     mime_type: Mapped[str | None] = mapped_column(String(100))
-    files: Mapped[list[Any] | None] = mapped_column(JSON)
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    files: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class HashSetHash(Base):

@@ -30,3 +30,31 @@ def insert_ignore(
 def chunked(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
     """Slices small enough for an IN (...) list on every backend."""
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def insert_tuples(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: Sequence[str] | None = None,
+) -> None:
+    """Insert plain tuples through the driver's own ``executemany``.
+
+    For bulk loads (hash sets of millions of entries) SQLAlchemy's per-row parameter
+    processing costs more than the database's own work; here values must already be in the
+    driver's types (bytes, int, str, bool, None; JSON already serialised).
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect not in {"sqlite", "postgresql"}:
+        raise NotImplementedError(f"vident does not support the {dialect} database")
+    marker = "?" if dialect == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    session.connection().exec_driver_sql(sql, list(rows))
