@@ -11,9 +11,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -124,6 +125,10 @@ class _Writer:
 
     def add(self, results: list[ItemResult]) -> None:
         self.pending.extend(results)
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Commit when a batch is full, or when results have waited long enough."""
         if len(self.pending) >= self.batch_size or (
             time.monotonic() - self.last_flush >= FLUSH_SECONDS
         ):
@@ -169,7 +174,9 @@ def ingest_source(
     limits = limits_of(settings)
     tmp_dir = settings.tmp_dir
     count = workers or settings.workers or os.cpu_count() or 1
-    with writer_lock(settings.data), _worker_pool(count, limits) as pool:
+    with writer_lock(settings.data):
+        # Fork the workers before this process opens any connection, index or thread.
+        pool = _start_pool(count, limits)
         tmp_dir.mkdir(parents=True, exist_ok=True)
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
@@ -185,7 +192,14 @@ def ingest_source(
         writer = _Writer(store, source_id, indexes, settings.batch_size, summary, sink)
         try:
             tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink)
-            _run_tasks(pool, tasks, writer, window=count * 3)
+            run_tasks(
+                pool,
+                lambda: _start_pool(count, limits),
+                tasks,
+                writer.add,
+                writer.flush_if_due,
+                window=count * 3,
+            )
         finally:
             writer.flush()
             for index in indexes:
@@ -204,47 +218,93 @@ def _noop() -> None:
     pass
 
 
-@contextmanager
-def _worker_pool(workers: int, limits: Limits) -> Iterator[ProcessPoolExecutor]:
-    """A started process pool.
+def _start_pool(workers: int, limits: Limits) -> ProcessPoolExecutor:
+    """A process pool whose workers are already running.
 
-    On Linux the workers are forked at once, before this process opens any database
-    connection, index or progress thread, so they start in milliseconds with every module
-    already imported, and inherit nothing they could misuse. Elsewhere: forkserver.
+    On Linux the workers are forked at once, so they start in milliseconds with every module
+    already imported. Elsewhere: forkserver.
     """
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "forkserver"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["vident.ingest.worker"])
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(limits,)
-    ) as pool:
-        pool.submit(_noop).result()
-        yield pool
+    )
+    pool.submit(_noop).result()
+    return pool
 
 
-def _run_tasks(
-    pool: ProcessPoolExecutor, tasks: Iterator[list[WorkItem]], writer: _Writer, window: int
+def crashed(item: WorkItem) -> ItemResult:
+    """The record of a file that killed the worker decoding it (a decoder bug, not ours)."""
+    return ItemResult(
+        path=item.path,
+        size=item.size,
+        times=item.times,
+        error="the worker process died while reading this file (a decoder crash); not retried",
+    )
+
+
+def run_tasks(
+    pool: ProcessPoolExecutor,
+    new_pool: Callable[[], ProcessPoolExecutor],
+    tasks: Iterator[list[WorkItem]],
+    deliver: Callable[[list[ItemResult]], None],
+    idle: Callable[[], None],
+    *,
+    window: int,
+    task: Callable[[list[WorkItem]], list[ItemResult]] = _run_task,
 ) -> None:
-    """Keep ``window`` tasks in flight; hand each finished one to the writer."""
-    running: set[Future[list[ItemResult]]] = set()
+    """Keep ``window`` tasks in flight on the pool; hand each finished one to ``deliver``.
+
+    A hostile file can crash a native decoder and with it the whole pool, and then it is not
+    known which file did it. The items of every task lost with the pool are retried one at a
+    time on a new pool, nothing else in flight; an item that breaks the pool again on its own
+    is recorded as such, and the job goes on.
+    """
+    running: dict[Future[list[ItemResult]], list[WorkItem]] = {}
+    suspects: deque[WorkItem] = deque()
+    tried_alone: set[str] = set()
     exhausted = False
     try:
         while True:
-            while not exhausted and len(running) < window:
-                task = next(tasks, None)
-                if task is None:
-                    exhausted = True
+            isolating = suspects or any(
+                len(b) == 1 and b[0].path in tried_alone for b in running.values()
+            )
+            while len(running) < (1 if isolating else window):
+                if suspects:
+                    suspect = suspects.popleft()
+                    tried_alone.add(suspect.path)
+                    batch: list[WorkItem] | None = [suspect]
+                else:
+                    batch = None if exhausted else next(tasks, None)
+                    exhausted = batch is None
+                if batch is None:
                     break
-                running.add(pool.submit(_run_task, task))
+                running[pool.submit(task, batch)] = batch
             if not running:
                 break
-            done, running = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            lost: list[list[WorkItem]] = []
             for future in done:
-                writer.add(future.result())
+                batch = running.pop(future)
+                try:
+                    deliver(future.result())
+                except BrokenProcessPool:
+                    lost.append(batch)
             if not done:
-                writer.add([])
-    except BaseException:
+                idle()
+            if lost:
+                lost.extend(running.values())
+                running.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = new_pool()
+                culprit = lost[0][0] if len(lost) == 1 and len(lost[0]) == 1 else None
+                if culprit is not None and culprit.path in tried_alone:
+                    deliver([crashed(culprit)])
+                else:
+                    suspects.extend(item for batch in lost for item in batch)
+    finally:
         for future in running:
             future.cancel()
-        raise
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -130,4 +130,18 @@ def _image_facts(result: ItemResult, data: bytes | None, limits: Limits) -> None
 
 def process_batch(items: list[WorkItem], limits: Limits) -> list[ItemResult]:
     """Several items per task: fewer round trips between processes for small files."""
-    return [process_item(item, limits) for item in items]
+    return [_guarded(item, limits) for item in items]
+
+
+def _guarded(item: WorkItem, limits: Limits) -> ItemResult:
+    """Whatever a hostile file provokes in a library, the item gets a reason, the job goes on."""
+    try:
+        return process_item(item, limits)
+    except Exception as exc:  # recorded on the item, never swallowed silently
+        reason = " ".join(str(exc).split())[:200]
+        return ItemResult(
+            path=item.path,
+            size=item.size,
+            times=item.times,
+            error=f"unexpected {type(exc).__name__} while reading: {reason}",
+        )
