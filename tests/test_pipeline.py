@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import transformed, write_jpeg
@@ -148,3 +149,44 @@ def test_hash_set_metadata_round_trips_on_every_backend(store: Store) -> None:
     assert full.tags == ["tag one", "zwei"] and full.files == record.files
     assert full.extra == record.extra and full.media_size == 1234
     assert (empty.tags, empty.files, empty.extra) == (None, None, None)
+
+
+def test_large_archive_members_travel_as_files_and_are_cleaned_up(
+    settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import os
+    import zipfile
+
+    from vident.ingest import archives
+    from vident.ingest.records import FileTimes
+    from vident.media.detect import ArchiveFormat
+
+    monkeypatch.setattr(archives, "MEMBER_MEMORY_BYTES", 1024 * 1024)
+    big = os.urandom(3 * 1024 * 1024)
+    seizure = tmp_path / "seizure"
+    seizure.mkdir()
+    with zipfile.ZipFile(seizure / "a.zip", "w") as archive:
+        archive.writestr("big.bin", big)
+        archive.writestr("small.jpg", (write_jpeg(tmp_path / "s.jpg", 3)).read_bytes())
+    walked = list(
+        archives.expand_archive(
+            (seizure / "a.zip").open("rb"),
+            "a.zip",
+            ArchiveFormat.ZIP,
+            FileTimes(),
+            None,
+            settings,
+            settings.tmp_dir,
+        )
+    )
+    spooled = [item for item in walked if item.spooled]
+    assert [item.path for item in spooled] == ["a.zip/big.bin"]
+    assert Path(str(spooled[0].fs_path)).parent == settings.tmp_dir
+
+    summary = ingest_source(store, settings, seizure, "s", workers=2)
+    assert (summary.files, summary.errors) == (2, 0)
+    with store.reader() as session:
+        digests = {bytes(d) for d in session.scalars(select(Media.sha256))}
+    assert hashlib.sha256(big).digest() in digests
+    assert list(settings.tmp_dir.iterdir()) == []

@@ -49,6 +49,8 @@ from vident.media.detect import ArchiveFormat, sniff
 
 #: A nested archive smaller than this is spooled in memory, a larger one in ``tmp_dir``.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+#: Archive members larger than this are handed to workers as files, not bytes.
+MEMBER_MEMORY_BYTES = 32 * 1024 * 1024
 
 _ZIP_ENCRYPTED = 0x1
 _ZIP_UNIX = 3
@@ -123,23 +125,49 @@ def _member(
         if head is None:
             head = reader.read_head()
         fmt = sniff(head).archive
-        data = _read_rest(reader, head) if fmt is None else b""
+        item = _read_member(reader, head, path, times, context) if fmt is None else None
     except MemberLimitExceeded as exc:
         yield WorkItem(path, times=times, error=str(exc))
         return
     if fmt is None:
-        yield WorkItem(path, size=len(data), times=times, data=data)
+        assert item is not None
+        yield item
     elif depth >= context.limits.max_archive_depth:
         yield WorkItem(path, times=times, error=_too_deep(context.limits))
     else:
         yield from _nested(reader, head, fmt, path, times, depth, context)
 
 
-def _read_rest(reader: MemberReader, head: bytes) -> bytes:
-    buffer = io.BytesIO()  # getvalue() hands over its buffer without a copy
+def _read_member(
+    reader: MemberReader, head: bytes, path: str, times: FileTimes, context: _Context
+) -> WorkItem:
+    """The member's bytes in memory, or, past :data:`MEMBER_MEMORY_BYTES`, in a file.
+
+    Work items wait in a queue and travel to worker processes; a seizure's archive of videos
+    must not hold gigabytes in memory on the way. The file lies in the data directory's
+    scratch folder and the pipeline deletes it once the item's result is stored.
+    """
+    buffer = io.BytesIO()
     buffer.write(head)
-    reader.copy_rest(buffer.write)
-    return buffer.getvalue()
+    while buffer.tell() <= MEMBER_MEMORY_BYTES and (block := reader.read()):
+        buffer.write(block)
+    if buffer.tell() <= MEMBER_MEMORY_BYTES:
+        data = buffer.getvalue()
+        return WorkItem(path, size=len(data), times=times, data=data)
+    context.tmp_dir.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - handed over to the pipeline
+        dir=os.fspath(context.tmp_dir), prefix="member-", delete=False
+    )
+    try:
+        with handle:
+            handle.write(buffer.getbuffer())
+            del buffer
+            reader.copy_rest(handle.write)
+            size = handle.tell()
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return WorkItem(path, size=size, times=times, fs_path=handle.name, spooled=True)
 
 
 def _nested(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -72,15 +73,24 @@ class IngestSummary:
 
 
 def _tasks(
-    items: Iterable[WorkItem], skip: set[str], summary: IngestSummary, progress: ProgressSink
+    items: Iterable[WorkItem],
+    skip: set[str],
+    summary: IngestSummary,
+    progress: ProgressSink,
+    spooled: dict[str, str],
 ) -> Iterator[list[WorkItem]]:
+    """Group work items into tasks, skipping finished ones and noting spooled copies."""
     batch: list[WorkItem] = []
     carried = 0
     for item in items:
         if item.path in skip:
             summary.skipped += 1
             progress.advance(1, item.size or 0)
+            if item.spooled and item.fs_path:
+                Path(item.fs_path).unlink(missing_ok=True)
             continue
+        if item.spooled and item.fs_path:
+            spooled[item.path] = item.fs_path
         batch.append(item)
         carried += len(item.data) if item.data is not None else 0
         if len(batch) >= TASK_ITEMS or carried >= TASK_BYTES:
@@ -177,6 +187,8 @@ def ingest_source(
     with writer_lock(settings.data):
         # Fork the workers before this process opens any connection, index or thread.
         pool = _start_pool(count, limits)
+        # Scratch space left by a killed run is garbage: nobody else writes here now.
+        shutil.rmtree(tmp_dir, ignore_errors=True)
         tmp_dir.mkdir(parents=True, exist_ok=True)
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
@@ -190,13 +202,21 @@ def ingest_source(
         files, nbytes = measure_source(root)
         sink.start(files, nbytes)
         writer = _Writer(store, source_id, indexes, settings.batch_size, summary, sink)
+        spooled: dict[str, str] = {}
+
+        def deliver(results: list[ItemResult]) -> None:
+            writer.add(results)
+            for result in results:  # a rerun extracts the member again if need be
+                if (copy := spooled.pop(result.path, None)) is not None:
+                    Path(copy).unlink(missing_ok=True)
+
         try:
-            tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink)
+            tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink, spooled)
             run_tasks(
                 pool,
                 lambda: _start_pool(count, limits),
                 tasks,
-                writer.add,
+                deliver,
                 writer.flush_if_due,
                 window=count * 3,
             )

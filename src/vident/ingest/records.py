@@ -27,7 +27,9 @@ class WorkItem:
     ``path`` is the path inside the source, ``/``-separated; a member of an archive is
     ``archive.zip/inner/path``. Exactly one of ``fs_path`` (a regular file the worker reads
     itself), ``data`` (bytes of an archive member, read under the limits) or ``error`` (the
-    walker already knows this item cannot be read, and why) is set.
+    walker already knows this item cannot be read, and why) is set. ``spooled`` marks an
+    ``fs_path`` that is a temporary copy of a large archive member inside the data directory,
+    deleted once the item's result is stored.
     """
 
     path: str
@@ -36,6 +38,7 @@ class WorkItem:
     fs_path: str | None = None
     data: bytes | None = None
     error: str | None = None
+    spooled: bool = False
 
 
 @dataclass(slots=True)
