@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from tests.conftest import transformed, write_jpeg
 from vident.config import Settings
 from vident.exchange.records import KnownRecord
-from vident.index.near import NearIndex
+from vident.index.near import NearIndex, open_all
 from vident.ingest.pipeline import ingest_source
 from vident.match.triage import triage_source
-from vident.signals.registry import near_kinds
 from vident.store.db import Store
 from vident.store.hashsets import import_records
 from vident.store.models import Media, Occurrence
@@ -23,10 +22,7 @@ from vident.store.sources import get_source
 
 def _indexes(settings: Settings, store: Store) -> dict[str, NearIndex]:
     with store.reader() as session:
-        return {
-            k.name: NearIndex.open(session, settings.index_dir, k, settings.pdq_min_quality)
-            for k in near_kinds()
-        }
+        return open_all(session, settings.index_dir, settings.pdq_min_quality)
 
 
 def _verdicts(settings: Settings, store: Store, source: str) -> dict[str, str]:

@@ -132,14 +132,10 @@ def _store(settings: Settings, *, check: bool = True) -> Any:
 
 
 def _indexes(settings: Settings, store: Any) -> dict[str, Any]:
-    from vident.index.near import NearIndex
-    from vident.signals.registry import near_kinds
+    from vident.index.near import open_all
 
     with store.reader() as session:
-        return {
-            kind.name: NearIndex.open(session, settings.index_dir, kind, settings.pdq_min_quality)
-            for kind in near_kinds()
-        }
+        return open_all(session, settings.index_dir, settings.pdq_min_quality)
 
 
 def _thresholds(settings: Settings) -> dict[str, int]:

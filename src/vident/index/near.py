@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from vident.index.binary import FaissBinaryIndex, Hit, load_index, save_index
 from vident.signals.base import SignalKind
+from vident.signals.registry import near_kinds
 from vident.store.models import HashSetHash, Signal
 
 _FETCH = 50_000
@@ -118,6 +119,13 @@ class NearIndex:
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+def open_all(session: Session, index_root: Path, min_quality: int) -> dict[str, NearIndex]:
+    """The index of every registered near-match kind, by kind name, caught up with the store."""
+    return {
+        kind.name: NearIndex.open(session, index_root, kind, min_quality) for kind in near_kinds()
+    }
 
 
 def rebuild(session: Session, index_root: Path, kind: SignalKind, min_quality: int) -> NearIndex:

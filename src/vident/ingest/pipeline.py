@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Protocol
 
 from vident.config import Limits, Settings
-from vident.index.near import NearIndex
+from vident.index.near import NearIndex, open_all
 from vident.ingest.lock import writer_lock
 from vident.ingest.records import ItemResult, WorkItem
 from vident.ingest.walk import SourceNotFound, measure_source, walk_source
 from vident.ingest.worker import process_batch
-from vident.signals.registry import near_kinds
 from vident.store.db import Store
 from vident.store.models import Source, utcnow
 from vident.store.sources import done_paths, open_source
@@ -195,10 +194,7 @@ def ingest_source(
             source_id = source.id
             skip = done_paths(session, source_id)
         with store.reader() as session:
-            indexes = [
-                NearIndex.open(session, settings.index_dir, kind, settings.pdq_min_quality)
-                for kind in near_kinds()
-            ]
+            indexes = list(open_all(session, settings.index_dir, settings.pdq_min_quality).values())
         files, nbytes = measure_source(root)
         sink.start(files, nbytes)
         writer = _Writer(store, source_id, indexes, settings.batch_size, summary, sink)

@@ -22,6 +22,7 @@ from vident.index.near import NearIndex
 from vident.match.lookup import HashSetHit, MediaHit, NearHit, hashset_exact, media_exact, near
 from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Media, Occurrence, Signal, Source
+from vident.store.upsert import chunked
 
 CHUNK = 2000
 MAX_REASONS = 10
@@ -167,8 +168,7 @@ def _triage_chunk(
     media_ids = [r[2] for r in rows if r[2] is not None]
     exact_names = [k.name for k in exact_kinds()]
     values: dict[int, list[tuple[str, bytes]]] = {}
-    for part_start in range(0, len(media_ids), 500):
-        part = media_ids[part_start : part_start + 500]
+    for part in chunked(media_ids):
         for media_id, kind, value in session.execute(
             select(Signal.media_id, Signal.kind, Signal.value).where(
                 Signal.media_id.in_(part), Signal.kind.in_(exact_names)
@@ -245,8 +245,7 @@ def _query_values(
 ) -> dict[int, list[bytes]]:
     """Each media's value and its variants, skipping values too poor to match on."""
     found: dict[int, list[bytes]] = {}
-    for start in range(0, len(media_ids), 500):
-        part = media_ids[start : start + 500]
+    for part in chunked(media_ids):
         for media_id, value, variants, quality in session.execute(
             select(Signal.media_id, Signal.value, Signal.variants, Signal.quality).where(
                 Signal.media_id.in_(part), Signal.kind == kind, Signal.version == version

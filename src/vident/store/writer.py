@@ -94,7 +94,10 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
                 }
             )
     insert_ignore(
-        session, _table(Signal), _unique_signals(signal_rows), ["media_id", "kind", "version"]
+        session,
+        _table(Signal),
+        _unique(signal_rows, "media_id", "kind", "version"),
+        ["media_id", "kind", "version"],
     )
     insert_ignore(session, _table(Exif), _unique(exif_rows, "media_id"), ["media_id"])
 
@@ -118,16 +121,9 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
     return len(new_ids)
 
 
-def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+def _unique(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
     """First row per key: a batch may hold the same picture twice (two paths, one content)."""
-    seen: dict[Any, dict[str, Any]] = {}
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        seen.setdefault(row[key], row)
-    return list(seen.values())
-
-
-def _unique_signals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[tuple[int, str, int], dict[str, Any]] = {}
-    for row in rows:
-        seen.setdefault((row["media_id"], row["kind"], row["version"]), row)
+        seen.setdefault(tuple(row[key] for key in keys), row)
     return list(seen.values())
