@@ -15,7 +15,7 @@ from vident.index.near import NearIndex
 from vident.ingest.records import FileTimes, WorkItem
 from vident.ingest.worker import process_item
 from vident.match.lookup import hashset_exact, media_exact, near
-from vident.match.triage import Reason, exact_reason, near_reason
+from vident.match.triage import Reason, dedupe_reasons, exact_reason, near_reason
 from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Media, Occurrence, Source
 
@@ -102,16 +102,9 @@ def search_file(
 
 
 def _dedupe_and_locate(session: Session, matches: list[Match]) -> None:
-    seen: set[tuple[Any, ...]] = set()
-    unique: list[Match] = []
-    for match in sorted(matches, key=lambda m: m.reason.distance):
-        r = match.reason
-        key = (r.signal, r.hashset, r.media, r.category, r.series)
-        if key in seen:
-            continue
-        seen.add(key)
-        unique.append(match)
-    matches[:] = unique
+    """Keep the closest match per target and signal, and say where each media was seen."""
+    by_distance = sorted((m.reason for m in matches), key=lambda r: r.distance)
+    matches[:] = [Match(reason) for reason in dedupe_reasons(by_distance)]
     for match in matches:
         if match.reason.media is None:
             continue

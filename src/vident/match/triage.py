@@ -115,7 +115,8 @@ def near_reason(kind: str, hit: NearHit) -> Reason:
     return Reason(kind, hit.distance, media=hit.media.sha256.hex(), source=hit.media.source)
 
 
-def _dedupe(reasons: list[Reason]) -> list[Reason]:
+def dedupe_reasons(reasons: list[Reason]) -> list[Reason]:
+    """The first reason per (signal, target, category, series), order kept."""
     seen: set[tuple[Any, ...]] = set()
     unique: list[Reason] = []
     for reason in reasons:
@@ -188,7 +189,7 @@ def _triage_chunk(
         for kind, value in values.get(row_media, []) if row_media is not None else []:
             reasons.extend(exact_reason(kind, h) for h in in_sets.get((kind, value), []))
             reasons.extend(exact_reason(kind, h) for h in in_media.get((kind, value), []))
-        reasons = _dedupe(reasons)[:MAX_REASONS]
+        reasons = dedupe_reasons(reasons)[:MAX_REASONS]
         verdict = Verdict.KNOWN if reasons else (Verdict.ERROR if error else Verdict.NEW)
         items.append(
             TriageItem(
