@@ -12,7 +12,10 @@ import enum
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from vident.media.types import DecodedImage, MediaType
 
@@ -22,6 +25,11 @@ class MatchRule(enum.StrEnum):
 
     EXACT = "exact"
     NEAR = "near"
+    #: Float vectors compared by cosine similarity (faces, scenes): a vector index finds them.
+    VECTOR = "vector"
+    #: Stored to verify or explain candidates found by other kinds, never indexed on its own
+    #: (local features, recognised text).
+    STORED = "stored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,9 @@ class SignalValue:
 
     ``variants`` holds further values used only when querying (for PDQ: the hashes of the
     seven other rotations and flips, so a rotated copy still finds its original).
+    ``frame`` is 0 for the media itself and n for keyframe n of a video. ``model`` names the
+    model that produced the value (empty for hashes): values of different models are never
+    compared. ``detail`` is JSON the kind needs besides the value (face boxes, text lines).
     """
 
     kind: str
@@ -37,6 +48,9 @@ class SignalValue:
     value: bytes
     quality: int | None = None
     variants: tuple[bytes, ...] = ()
+    frame: int = 0
+    model: str = ""
+    detail: dict[str, Any] | None = None
 
 
 class InvalidSignalValue(ValueError):
@@ -105,3 +119,37 @@ class ImageSignal(SignalKind):
     @abstractmethod
     def compute(self, image: DecodedImage) -> SignalValue | None:
         """The value for this picture, or None where the kind cannot say anything."""
+
+
+class VectorSignal(ImageSignal):
+    """A learned embedding: float vectors compared by cosine similarity.
+
+    A value holds zero or more vectors (a picture has one scene vector, any number of faces);
+    :meth:`vectors` unpacks them, L2-normalised, as ``float32`` rows.
+    """
+
+    match = MatchRule.VECTOR
+    value_bytes = 0
+    #: Cosine similarity at or above which two vectors are a link worth an analyst's look.
+    min_similarity: ClassVar[float] = 0.9
+
+    @property
+    @abstractmethod
+    def model(self) -> str:
+        """The identity of the model in use (name and version, or a file digest)."""
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Length of one vector."""
+
+    def vectors(self, value: bytes) -> npt.NDArray[np.float32]:
+        """The value's vectors, shape (n, dim)."""
+        return np.frombuffer(value, dtype=np.float32).reshape(-1, self.dim)
+
+    def similarity(self, a: bytes, b: bytes) -> float:
+        """Best cosine similarity between any vector of ``a`` and any of ``b``."""
+        va, vb = self.vectors(a), self.vectors(b)
+        if not len(va) or not len(vb):
+            return 0.0
+        return float((va @ vb.T).max())

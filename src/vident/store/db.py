@@ -18,7 +18,20 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: The newest migration. Checked against Alembic's own head by a test, so that opening the
 #: store for everyday work never has to import Alembic and parse the migration scripts.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
+
+
+#: Full-text objects each backend builds natively in the migrations; the models do not
+#: describe them, so schema comparison leaves them out.
+NATIVE_SEARCH_OBJECTS = frozenset({"media_text_fts", "ix_media_text_tsv"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: skip the backend-native full-text objects (and FTS5's shadow tables)."""
+    del obj, type_, reflected, compare_to
+    return not (name and (name in NATIVE_SEARCH_OBJECTS or name.startswith("media_text_fts_")))
 
 
 class StoreError(Exception):

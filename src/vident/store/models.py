@@ -119,11 +119,17 @@ class Occurrence(Base):
 
 
 class Signal(Base):
-    """One value of one signal kind for one media (see :mod:`vident.signals`)."""
+    """One value of one signal kind for one media or one keyframe (see :mod:`vident.signals`).
+
+    ``frame`` is 0 for the media itself and n for keyframe n of a video (see :class:`Frame`),
+    so a frame's PDQ or scene vector is found by the same lookups as a picture's, and leads
+    back to its video. ``model`` names the model behind a learned value: values of different
+    models are never compared, and a changed model adds rows beside the old ones.
+    """
 
     __tablename__ = "signal"
     __table_args__ = (
-        UniqueConstraint("media_id", "kind", "version"),
+        UniqueConstraint("media_id", "kind", "version", "model", "frame"),
         Index("ix_signal_kind_value", "kind", "value"),
     )
 
@@ -135,6 +141,117 @@ class Signal(Base):
     quality: Mapped[int | None] = mapped_column(Integer)
     # Extra query values, concatenated (PDQ: the seven other rotations and flips).
     variants: Mapped[bytes | None] = mapped_column(LargeBinary)
+    frame: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    model: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    # What the kind keeps besides the value (face boxes and landmarks, text lines).
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class Frame(Base):
+    """A keyframe of a video: where in the video a frame's signals were taken."""
+
+    __tablename__ = "frame"
+    __table_args__ = (UniqueConstraint("media_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    #: 1-based, the ``frame`` of the keyframe's signal rows.
+    seq: Mapped[int] = mapped_column(Integer)
+    #: Seconds from the start of the video.
+    ts: Mapped[float] = mapped_column(Float)
+
+
+class Person(Base):
+    """A person candidate: faces that clustering (or an analyst) says are one person.
+
+    Nobody is named by the machine: ``label`` is the analyst's (a victim or offender code, or a
+    name once identified). ``confirmed`` marks a cluster an analyst has checked.
+    """
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(96))
+    label: Mapped[str | None] = mapped_column(String(200))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Face(Base):
+    """One face found in a picture or keyframe, with its embedding from one face model.
+
+    Rows are derived from the ``face`` signal of the same media and frame (its ``detail`` holds
+    the boxes, its value the vectors) so that faces can be indexed, clustered and assigned.
+    """
+
+    __tablename__ = "face"
+    __table_args__ = (
+        UniqueConstraint("signal_id", "idx"),
+        Index("ix_face_media_id", "media_id"),
+        Index("ix_face_person_id", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signal.id", ondelete="CASCADE"))
+    #: Position of the face within its signal's value.
+    idx: Mapped[int] = mapped_column(Integer)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    frame: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    model: Mapped[str] = mapped_column(String(96))
+    box_x: Mapped[int] = mapped_column(Integer)
+    box_y: Mapped[int] = mapped_column(Integer)
+    box_w: Mapped[int] = mapped_column(Integer)
+    box_h: Mapped[int] = mapped_column(Integer)
+    landmarks: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    score: Mapped[float | None] = mapped_column(Float)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    #: An analyst set this face's person (confirm, split, merge): clustering keeps it.
+    assigned_by_analyst: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: An analyst said this is not a usable face: it joins no person.
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class FaceLink(Base):
+    """An analyst's constraint between two faces, kept when clustering runs again.
+
+    ``same`` True is "must link", False is "cannot link". Two faces of one picture are never
+    one person without any row here.
+    """
+
+    __tablename__ = "face_link"
+    __table_args__ = (UniqueConstraint("face_a", "face_b"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The smaller face id first, so a pair has one row.
+    face_a: Mapped[int] = mapped_column(ForeignKey("face.id", ondelete="CASCADE"))
+    face_b: Mapped[int] = mapped_column(ForeignKey("face.id", ondelete="CASCADE"))
+    same: Mapped[bool] = mapped_column(Boolean)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MediaText(Base):
+    """Text read from a picture or keyframe, searchable in full text.
+
+    SQLite indexes it in the FTS5 table ``media_text_fts`` (kept in step by triggers);
+    PostgreSQL in a GIN index on ``to_tsvector('simple', text)``. Both are made by the
+    migration, outside these models.
+    """
+
+    __tablename__ = "media_text"
+    __table_args__ = (Index("ix_media_text_media_id", "media_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signal_id: Mapped[int] = mapped_column(ForeignKey("signal.id", ondelete="CASCADE"), unique=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    frame: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Exif(Base):

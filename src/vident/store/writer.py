@@ -16,7 +16,9 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from vident.ingest.records import ItemResult
-from vident.store.models import Exif, Media, Occurrence, Signal
+from vident.signals.base import SignalValue
+from vident.store.derived import unique_rows, write_signals
+from vident.store.models import Exif, Media, Occurrence
 from vident.store.upsert import chunked, insert_ignore
 
 
@@ -55,29 +57,21 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
         for r in with_media
         if r.sha256 not in before
     ]
-    insert_ignore(session, _table(Media), _unique(media_rows, "sha256"), ["sha256"])
+    insert_ignore(session, _table(Media), unique_rows(media_rows, "sha256"), ["sha256"])
     inserted = [bytes(r["sha256"]) for r in media_rows]
     ids = before | media_ids(session, inserted)
     new_ids = {ids[sha] for sha in inserted}
 
-    signal_rows: list[dict[str, Any]] = []
+    signals: list[tuple[int, SignalValue]] = []
+    frames: list[tuple[int, int, float]] = []
     exif_rows: list[dict[str, Any]] = []
     for r in with_media:
         assert r.sha256 is not None
         media_id = ids[r.sha256]
         if media_id not in new_ids:
             continue
-        signal_rows.extend(
-            {
-                "media_id": media_id,
-                "kind": s.kind,
-                "version": s.version,
-                "value": s.value,
-                "quality": s.quality,
-                "variants": b"".join(s.variants) if s.variants else None,
-            }
-            for s in r.signals
-        )
+        signals.extend((media_id, s) for s in r.signals)
+        frames.extend((media_id, seq, ts) for seq, ts in r.frames)
         if r.exif is not None and not r.exif.is_empty():
             exif_rows.append(
                 {
@@ -93,13 +87,8 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
                     "gps_lon": r.exif.gps_lon,
                 }
             )
-    insert_ignore(
-        session,
-        _table(Signal),
-        _unique(signal_rows, "media_id", "kind", "version"),
-        ["media_id", "kind", "version"],
-    )
-    insert_ignore(session, _table(Exif), _unique(exif_rows, "media_id"), ["media_id"])
+    write_signals(session, signals, frames)
+    insert_ignore(session, _table(Exif), unique_rows(exif_rows, "media_id"), ["media_id"])
 
     occurrence_rows = [
         {
@@ -116,14 +105,9 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
         for r in results
     ]
     insert_ignore(
-        session, _table(Occurrence), _unique(occurrence_rows, "path_key"), ["source_id", "path_key"]
+        session,
+        _table(Occurrence),
+        unique_rows(occurrence_rows, "path_key"),
+        ["source_id", "path_key"],
     )
     return len(new_ids)
-
-
-def _unique(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
-    """First row per key: a batch may hold the same picture twice (two paths, one content)."""
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        seen.setdefault(tuple(row[key] for key in keys), row)
-    return list(seen.values())
