@@ -97,15 +97,28 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def command_seconds(folder: Path, workers: int) -> float:
-    """Wall time of ``vident ingest`` from start to exit on a fresh data directory."""
+def command_seconds(folder: Path, workers: int, signals: str = "pdq") -> float:
+    """Wall time of ``vident ingest`` from start to exit on a fresh data directory.
+
+    ``signals`` defaults to PDQ alone: the floor measures hashes, decode and PDQ, and the
+    costlier signals have their own benchmark (``bench.signal_speed``).
+    """
     data = Path(tempfile.mkdtemp(prefix="vident-bench-"))
     try:
         init = subprocess.run(_vident(data, "init"), capture_output=True, text=True, check=False)
         if init.returncode != 0:
             raise CommandUnavailable(f"vident init failed: {_last_line(init.stderr)}")
         command = _vident(
-            data, "ingest", str(folder), "--source", "bench", "--workers", str(workers), "--quiet"
+            data,
+            "ingest",
+            str(folder),
+            "--source",
+            "bench",
+            "--workers",
+            str(workers),
+            "--quiet",
+            "--signals",
+            signals,
         )
         start = time.perf_counter()
         ingest = subprocess.run(command, capture_output=True, text=True, check=False)

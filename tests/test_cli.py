@@ -75,7 +75,7 @@ def test_full_flow_json_csv_table(tmp_path: Path, seizure: dict[str, Path]) -> N
     code, out, _ = vident(data, "triage", "--source", "s1", "--format", "json")
     report = json.loads(out)
     assert report["source"] == "s1"
-    assert report["counts"] == {"known": 1, "near": 1, "new": 1, "error": 1}
+    assert report["counts"] == {"known": 1, "near": 1, "related": 0, "new": 1, "error": 1}
     items = {i["path"]: i for i in report["items"]}
     assert set(items["a.jpg"]) == {"path", "sha256", "type", "verdict", "reasons", "error"}
     assert items["a.jpg"]["verdict"] == "known" and items["a.jpg"]["type"] == "image"
@@ -106,7 +106,7 @@ def test_search_and_index_rebuild(tmp_path: Path, seizure: dict[str, Path]) -> N
 
     shutil.rmtree(data / "index")
     code, out, _ = vident(data, "index", "rebuild")
-    assert code == 0 and "pdq: 3 hashes" in out
+    assert code == 0 and "index pdq: 3 entries" in out
     code, out, _ = vident(data, "search", str(seizure["seizure"] / "b.jpg"), "--format", "json")
     assert [m["media"] for m in json.loads(out)["matches"] if m["signal"] == "pdq"] == [
         m["media"] for m in near
@@ -170,5 +170,5 @@ def test_postgresql_store_via_cli(tmp_path: Path, seizure: dict[str, Path], pg_s
     )
     assert code == 0, err
     _, out, _ = vident(data, "triage", "--source", "s", "--format", "json", db=url)
-    assert json.loads(out)["counts"] == {"known": 1, "near": 1, "new": 1, "error": 1}
+    assert json.loads(out)["counts"] == {"known": 1, "near": 1, "related": 0, "new": 1, "error": 1}
     assert not (data / "vident.db").exists()

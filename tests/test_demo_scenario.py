@@ -1,4 +1,10 @@
-"""The demo's generated pictures and its scenario: every file earns the verdict it promises."""
+"""The demo's generated pictures and its scenario: every file earns the verdict it promises.
+
+The verdicts themselves are proven end to end by ``tests/test_demo_e2e.py`` (the real demo);
+these tests check what the scenario builds: the files, the hash set, the earlier case, and that
+each made item is what its verdict needs (a crop local features find and PDQ misses, a view
+from another angle, a photo from the same camera body).
+"""
 
 from __future__ import annotations
 
@@ -16,16 +22,27 @@ from PIL import Image
 from PIL.ExifTags import IFD, Base
 
 from vident.demo.scenario import (
+    CROP_SIDE,
+    EARLIER_NAME,
     ERROR,
     HASHSET_HEADER,
+    HASHSET_NAME,
     KNOWN,
     NEAR,
     NEW,
+    NOT_IN_POOL,
+    PERSON_EARLIER,
+    PERSON_SEIZURE,
+    RELATED,
+    SERIAL_PAIR,
+    VIDEO_PAIR,
     Scenario,
+    ScenarioItem,
     build_scenario,
     check_triage,
     default_corpus,
     dihedral_distance,
+    local_match,
     pdq_of,
 )
 from vident.demo.synthetic import photo_like, photo_size, write_photo_jpegs
@@ -62,6 +79,31 @@ def item_bytes(scenario: Scenario, path: str) -> bytes:
 def hashset_rows(scenario: Scenario) -> list[dict[str, str]]:
     with scenario.hashset_csv.open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def linked(scenario: Scenario, signal: str) -> list[ScenarioItem]:
+    """The seizure items made to be linked to the earlier case by ``signal``."""
+    return [i for i in scenario.items if i.linked_to == EARLIER_NAME and signal in i.signals]
+
+
+def body_serial(data: bytes) -> str | None:
+    with Image.open(io.BytesIO(data)) as image:
+        value = image.getexif().get_ifd(IFD.Exif).get(Base.BodySerialNumber)
+    return None if value is None else str(value)
+
+
+def as_report(scenario: Scenario) -> list[dict[str, object]]:
+    """The triage report items the scenario expects, each with the reason it was made for."""
+    return [
+        {
+            "path": item.path,
+            "verdict": item.verdict,
+            "reasons": [{"signal": s, "hashset": item.linked_to} for s in item.signals[:1]]
+            if item.linked_to == HASHSET_NAME
+            else [{"signal": s, "source": item.linked_to} for s in item.signals[:1]],
+        }
+        for item in scenario.items
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +171,10 @@ def test_scenario_files_are_laid_out_as_designed(generated: Scenario) -> None:
     assert s.expected_json.parent == s.data_dir  # outside the seizure folder
     assert json.loads(s.expected_json.read_text()) == s.expected
     verdicts = list(s.expected.values())
-    assert {v: verdicts.count(v) for v in (KNOWN, NEAR, NEW, ERROR)} == {
+    assert {v: verdicts.count(v) for v in (KNOWN, NEAR, RELATED, NEW, ERROR)} == {
         KNOWN: 4,
-        NEAR: 6,
+        NEAR: 7,  # six edited known pictures, one crop of an earlier-case picture
+        RELATED: 2,  # another angle, the same camera body (no faces or videos to generate)
         NEW: 10,
         ERROR: 3,
     }
@@ -141,7 +184,7 @@ def test_scenario_files_are_laid_out_as_designed(generated: Scenario) -> None:
     # Names are neutral and unique; none gives its verdict away.
     names = [p.rsplit("/", 1)[-1] for p in s.expected]
     assert len(set(names)) == len(names)
-    assert all(re.fullmatch(r"IMG_\d{4}\.(jpg|png)|photo\.jpg", n) for n in names)
+    assert all(re.fullmatch(r"IMG_\d{4}\.(jpg|png|mp4)|photo\.jpg", n) for n in names)
     for path in s.expected:
         item_bytes(s, path)  # every item is where it says
 
@@ -174,7 +217,7 @@ def test_near_items_are_transformed_known_pictures_within_pdq_threshold(
     rows = hashset_rows(generated)
     known_sha = {row["sha256"] for row in rows}
     hows = set()
-    for item in (i for i in generated.items if i.verdict == NEAR):
+    for item in (i for i in generated.items if i.linked_to == HASHSET_NAME and i.verdict == NEAR):
         assert item.origin is not None
         data = item_bytes(generated, item.path)
         assert hashlib.sha256(data).hexdigest() not in known_sha
@@ -192,16 +235,77 @@ def test_near_items_are_transformed_known_pictures_within_pdq_threshold(
     } <= hows
 
 
-def test_new_items_match_nothing_in_the_hashset(generated: Scenario) -> None:
+def test_new_and_linked_items_match_nothing_in_the_hashset_or_earlier_case(
+    generated: Scenario,
+) -> None:
     rows = hashset_rows(generated)
     known_sha = {row["sha256"] for row in rows}
-    known_pdq = [int(row["pdq"], 16) for row in rows]
-    for item in (i for i in generated.items if i.verdict == NEW):
+    earlier = [f.path.read_bytes() for f in generated.earlier]
+    known_pdq = [int(row["pdq"], 16) for row in rows] + [pdq_of(d)[0] for d in earlier]
+    known_sha |= {hashlib.sha256(d).hexdigest() for d in earlier}
+    items = [i for i in generated.items if i.verdict == NEW or i.linked_to == EARLIER_NAME]
+    assert len(items) == 13
+    for item in items:
         data = item_bytes(generated, item.path)
         assert hashlib.sha256(data).hexdigest() not in known_sha
         value, quality, variants = pdq_of(data)
         assert quality >= 50
         assert min(dihedral_distance((value, variants), k) for k in known_pdq) > THRESHOLD
+
+
+def test_earlier_case_is_written_apart_and_linked_items_point_into_it(
+    generated: Scenario,
+) -> None:
+    s = generated
+    assert s.earlier_dir.parent == s.data_dir and s.earlier_dir != s.seizure_dir
+    assert sorted(p.name for p in s.earlier_dir.iterdir()) == sorted(f.path.name for f in s.earlier)
+    assert len(s.earlier) == 4  # a place, a picture to crop, a camera body, a sign
+    for item in (i for i in s.items if i.linked_to == EARLIER_NAME):
+        assert item.origin is not None and item.origin.parent == s.earlier_dir, item
+        assert "/" not in item.path  # loose, so the printed next steps can name it
+    assert {i.verdict for i in s.items if not i.signals} <= {NEW, ERROR}
+
+
+def test_crop_is_found_by_local_features_and_missed_by_pdq(generated: Scenario) -> None:
+    [item] = linked(generated, "keypoints")
+    assert item.verdict == NEAR and item.origin is not None
+    data, original = item_bytes(generated, item.path), item.origin.read_bytes()
+    with Image.open(io.BytesIO(data)) as crop, Image.open(io.BytesIO(original)) as whole:
+        assert crop.width == pytest.approx(whole.width * (1 - 2 * CROP_SIDE), abs=1)
+        assert crop.height == pytest.approx(whole.height * (1 - 2 * CROP_SIDE), abs=1)
+    value, _, variants = pdq_of(data)
+    assert dihedral_distance((value, variants), pdq_of(original)[0]) > THRESHOLD
+    found = local_match(original, data)
+    assert found is not None and found[0] == "duplicate"
+
+
+def test_other_angle_is_the_same_scene_but_no_duplicate(generated: Scenario) -> None:
+    [item] = linked(generated, "scene")
+    assert item.verdict == RELATED and item.origin is not None
+    data, original = item_bytes(generated, item.path), item.origin.read_bytes()
+    value, _, variants = pdq_of(data)
+    assert dihedral_distance((value, variants), pdq_of(original)[0]) > THRESHOLD
+    found = local_match(original, data)
+    assert found is not None and found[0] == "same_scene"
+
+
+def test_same_camera_item_shares_only_the_body_serial(generated: Scenario) -> None:
+    [item] = linked(generated, "serial")
+    assert item.verdict == RELATED and item.origin is not None
+    data, original = item_bytes(generated, item.path), item.origin.read_bytes()
+    assert body_serial(data) is not None
+    assert body_serial(data) == body_serial(original)
+    value, _, variants = pdq_of(data)
+    assert dihedral_distance((value, variants), pdq_of(original)[0]) > THRESHOLD
+    assert local_match(original, data) is None
+    # No other picture of the demo carries that serial.
+    others = [f.path.read_bytes() for f in generated.earlier if f.path != item.origin]
+    others += [
+        item_bytes(generated, i.path)
+        for i in generated.items
+        if i.verdict != ERROR and i.path != item.path
+    ]
+    assert all(body_serial(other) != body_serial(data) for other in others)
 
 
 def test_error_items_cannot_be_decoded(generated: Scenario) -> None:
@@ -215,13 +319,13 @@ def test_error_items_cannot_be_decoded(generated: Scenario) -> None:
 
 
 def test_check_triage_reports_only_real_differences(generated: Scenario) -> None:
-    items = [{"path": p, "verdict": v} for p, v in generated.expected.items()]
+    items = as_report(generated)
     items.append({"path": "DCIM_backup.zip", "verdict": "new"})  # a container: ignored
     assert check_triage(generated, {"items": items}) == []
     # Archive members spelt differently are still found by their unique name.
     renamed = [
-        {"path": p.replace("old_phone.tar.gz/", "old_phone.tar.gz/old_phone.tar/"), "verdict": v}
-        for p, v in generated.expected.items()
+        {**i, "path": str(i["path"]).replace("old_phone.tar.gz/", "old_phone.tar.gz/x.tar/")}
+        for i in items
     ]
     assert check_triage(generated, {"items": renamed}) == []
     wrong = [dict(i) for i in items if i["path"] != "photo.jpg"]
@@ -236,6 +340,27 @@ def test_check_triage_reports_only_real_differences(generated: Scenario) -> None
             f"{near_path}: new, expected near",
             "photo.jpg: missing from the triage (expected error)",
             "stray.jpg: not part of the scenario (verdict new)",
+        ]
+    )
+
+
+def test_check_triage_wants_the_reason_each_item_was_made_for(generated: Scenario) -> None:
+    items = as_report(generated)
+    crop = linked(generated, "keypoints")[0].path
+    angle = linked(generated, "scene")[0].path
+    known = next(i.path for i in generated.items if i.verdict == KNOWN)
+    for item in items:
+        if item["path"] == crop:  # near, but by PDQ: not what the crop shows
+            item["reasons"] = [{"signal": "pdq", "source": EARLIER_NAME}]
+        elif item["path"] == angle:  # the right signal, to the wrong source
+            item["reasons"] = [{"signal": "scene", "source": "demo-seizure"}]
+        elif item["path"] == known:
+            item["reasons"] = []
+    assert sorted(check_triage(generated, {"items": items})) == sorted(
+        [
+            f"{crop}: near, but no keypoints reason to {EARLIER_NAME}",
+            f"{angle}: related, but no scene reason to {EARLIER_NAME}",
+            f"{known}: known, but no sha256 reason to {HASHSET_NAME}",
         ]
     )
 
@@ -258,11 +383,26 @@ def test_corpus_scenario_uses_photographs_and_keeps_its_promises(tmp_path: Path)
     assert all(f.relative_to(CORPUS).parts[0] in {"scenes", "faces"} for f in s.reference)
     known_pdq = [int(row["pdq"], 16) for row in rows]
     for item in s.items:
-        if item.verdict not in {NEAR, NEW}:
+        if item.verdict not in {NEAR, NEW} or item.path.endswith(".mp4"):
             continue
         value, _, variants = pdq_of(item_bytes(s, item.path))
         nearest = min(dihedral_distance((value, variants), k) for k in known_pdq)
-        if item.verdict == NEAR:
+        if item.linked_to == HASHSET_NAME:
             assert nearest <= THRESHOLD, item.how
         else:
             assert nearest > THRESHOLD, item.how
+
+    # The earlier case and the seizure's files linked to it are the corpus files named.
+    corpus_bytes = {path: (CORPUS / path).read_bytes() for path in (*SERIAL_PAIR, *VIDEO_PAIR)}
+    earlier = {f.path.read_bytes() for f in s.earlier}
+    assert (CORPUS / PERSON_EARLIER).read_bytes() in earlier
+    assert {corpus_bytes[SERIAL_PAIR[0]], corpus_bytes[VIDEO_PAIR[0]]} <= earlier
+    faces = {item_bytes(s, i.path) for i in linked(s, "face")}
+    assert faces == {(CORPUS / path).read_bytes() for path in PERSON_SEIZURE}
+    assert [item_bytes(s, i.path) for i in linked(s, "serial")] == [corpus_bytes[SERIAL_PAIR[1]]]
+    assert [item_bytes(s, i.path) for i in linked(s, "vpdq")] == [corpus_bytes[VIDEO_PAIR[1]]]
+    assert len(linked(s, "scene")) == len(linked(s, "keypoints")) == 1
+    # No known or new picture shows the earlier case's people.
+    pool = [f.relative_to(CORPUS).as_posix() for f in s.reference]
+    pool += [i.how for i in s.items if i.verdict == NEW]
+    assert not [p for p in pool for held in NOT_IN_POOL if held in p]

@@ -138,6 +138,15 @@ def _indexes(settings: Settings, store: Any) -> dict[str, Any]:
         return open_all(session, settings.index_dir, settings.pdq_min_quality)
 
 
+def _signal_names(text: str) -> tuple[str, ...]:
+    from vident.signals.registry import parse_signal_names
+
+    try:
+        return parse_signal_names(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _thresholds(settings: Settings) -> dict[str, int]:
     return {"pdq": settings.pdq_threshold}
 
@@ -275,6 +284,14 @@ def ingest(
         int | None, typer.Option("--workers", min=1, help="Worker processes (default: cores).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    signals: Annotated[
+        str | None,
+        typer.Option(
+            "--signals",
+            help="Picture signals to compute, e.g. pdq,face (default: all configured; "
+            "hashes always). Add the others later with 'vident signals compute'.",
+        ),
+    ] = None,
 ) -> None:
     """Load a seizure: hash, decode and store every file; safe to rerun or resume."""
     settings = _settings(ctx)
@@ -282,10 +299,18 @@ def ingest(
         from vident.ingest.pipeline import ingest_source
         from vident.progress import RichProgress
 
+        kinds = _signal_names(signals) if signals is not None else _signal_names(settings.signals)
         store = _store(settings)
         progress = None if quiet else RichProgress(err)
         summary = ingest_source(
-            store, settings, path, source, case=case, workers=workers, progress=progress
+            store,
+            settings,
+            path,
+            source,
+            case=case,
+            workers=workers,
+            progress=progress,
+            signals=kinds,
         )
         if quiet:
             return
@@ -310,14 +335,20 @@ def triage(
     """The verdict of every file of a source: known, near, new or error, with reasons."""
     settings = _settings(ctx)
     with _errors():
+        from vident.index.catalog import open_indexes
+        from vident.match.links import Linker
         from vident.match.triage import VERDICT_ORDER, triage_source
         from vident.store.sources import get_source
 
         store = _store(settings)
-        indexes = _indexes(settings, store)
         with store.reader() as session:
+            indexes = open_indexes(session, settings)
             report = triage_source(
-                session, get_source(session, source), indexes, _thresholds(settings)
+                session,
+                get_source(session, source),
+                indexes.near,
+                _thresholds(settings),
+                Linker(session, indexes, settings),
             )
         if fmt is Format.json:
             json.dump(report.as_dict(), sys.stdout, indent=1)
@@ -340,7 +371,13 @@ def triage(
                 )
             return
         table = _table("verdict", "path", "type", "reason", title=f"triage of {source}")
-        styles = {"new": "bold yellow", "error": "red", "near": "cyan", "known": "green"}
+        styles = {
+            "new": "bold yellow",
+            "related": "bold magenta",
+            "error": "red",
+            "near": "cyan",
+            "known": "green",
+        }
         for item in items:
             reason = _reason_text(item.reasons) or (item.error or "")
             if item.error and item.reasons:
@@ -354,7 +391,7 @@ def triage(
         out.print(table)
         counts = report.counts
         out.print(
-            "  ".join(f"{k}: {counts[k]}" for k in ("new", "near", "known", "error")),
+            "  ".join(f"{k}: {counts[k]}" for k in ("new", "related", "near", "known", "error")),
             highlight=False,
         )
 
@@ -368,6 +405,8 @@ def _reason_text(reasons: list[Any]) -> str:
     signals = "+".join(dict.fromkeys(r.signal for r in same))
     if first.signal == "pdq":
         signals += f" distance {first.distance}"
+    elif first.score is not None:
+        signals += f" score {first.score:.2f}"
     if first.hashset:
         where = f"hash set {first.hashset}"
     else:
@@ -432,15 +471,13 @@ def index_rebuild(ctx: typer.Context) -> None:
     """Rebuild every index from the store (the store is the truth)."""
     settings = _settings(ctx)
     with _errors():
-        from vident.index.near import rebuild
+        from vident.index.catalog import rebuild_all
         from vident.ingest.lock import writer_lock
-        from vident.signals.registry import near_kinds
 
         store = _store(settings)
         with writer_lock(settings.data), store.reader() as session:
-            for kind in near_kinds():
-                index = rebuild(session, settings.index_dir, kind, settings.pdq_min_quality)
-                out.print(f"index {kind.name}: {len(index)} hashes")
+            for name, size in rebuild_all(session, settings).items():
+                out.print(f"index {name}: {size} entries")
 
 
 @export_app.command("vics")
@@ -495,6 +532,10 @@ def sources(ctx: typer.Context) -> None:
             for name, files, errors, status, origin in rows:
                 table.add_row(name, str(files), str(errors), status, origin)
         out.print(table)
+
+
+# Commands that compare and connect media live beside this module; importing it registers them.
+from vident import cli_links  # noqa: E402, F401
 
 
 def main() -> None:

@@ -61,6 +61,26 @@ class Settings(Limits):
     pdq_min_quality: int = Field(
         default=50, description="PDQ hashes of lower quality are stored but never matched."
     )
+    signals: str = Field(
+        default="pdq,keypoints,scene,face,text",
+        description=(
+            "Picture signals computed at ingest, comma-separated (hashes are always computed); "
+            "`vident ingest --signals` overrides it for one run."
+        ),
+    )
+    face_model: str = Field(
+        default="facenet",
+        description=(
+            "Face model: `dlib`, `facenet`, or the path of your own ONNX face embedder "
+            "(optionally `path.onnx?size=112&mean=127.5&std=127.5`)."
+        ),
+    )
+    model_cache: Path | None = Field(
+        default=None,
+        description=(
+            "Where models converted on first use are kept (default `~/.cache/vident/models`)."
+        ),
+    )
     batch_size: int = Field(default=256, description="Results committed per transaction.")
     workers: int = Field(default=0, description="Ingest worker processes (0: one per core).")
 
@@ -70,6 +90,13 @@ class Settings(Limits):
         if self.db:
             return self.db
         return f"sqlite:///{(self.data / 'vident.db').resolve()}"
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        """The configured picture signals, checked against the registry."""
+        from vident.signals.registry import parse_signal_names
+
+        return parse_signal_names(self.signals)
 
     @property
     def index_dir(self) -> Path:

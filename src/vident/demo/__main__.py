@@ -1,14 +1,17 @@
 """``make demo``: build a demo seizure from benign pictures, run vident on it, check the triage.
 
 The commands run as subprocesses (``python -m vident ...``), exactly as a user would type them,
-so the demo proves the installed command line and not some internal shortcut. The demo ends by
-comparing the triage with the verdicts each file was made for and says whether all agree; its
-exit status is 0 only then, so it doubles as an end-to-end check.
+so the demo proves the installed command line and not some internal shortcut. An earlier case
+is ingested before the seizure, so the triage can show material *related* to it. The demo ends
+by comparing the triage with the verdict (and the reason) each file was made for and says
+whether all agree; its exit status is 0 only then, so it doubles as an end-to-end check. The
+next steps it prints are real commands on real files of the demo: what to compare and connect.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import shutil
@@ -27,7 +30,9 @@ from vident.demo.scenario import (
     KNOWN,
     NEAR,
     NEW,
+    RELATED,
     Scenario,
+    ScenarioItem,
     build_scenario,
     check_triage,
     default_corpus,
@@ -83,18 +88,34 @@ def _vident(data: Path, *args: str, capture: bool = False) -> str:
 
 def _describe(scenario: Scenario) -> None:
     made = Counter(item.verdict for item in scenario.items)
+    known = Counter(i.verdict for i in scenario.items if i.linked_to == scenario.hashset_name)
+    linked = [item for item in scenario.items if item.linked_to == scenario.earlier_name]
+    to_earlier = Counter(item.verdict for item in linked)
     source = f"the benign corpus in {scenario.corpus}" if scenario.corpus else "generated pictures"
     lines = [
         f"pictures from {source}",
         f"hash set {scenario.hashset_name}: {len(scenario.reference)} known pictures "
         f"-> {scenario.hashset_csv}",
+        f"earlier case {scenario.earlier_name}: {len(scenario.earlier)} files in "
+        f"{scenario.earlier_dir}, ingested before the seizure:",
+        *(f"  {file.path.name}: {file.how}" for file in scenario.earlier),
         f"seizure {scenario.source_name}: {len(scenario.items)} files in "
         f"{scenario.seizure_dir} ({', '.join(scenario.containers[:2])}, one zip nested): "
-        f"{made[KNOWN]} copies of known pictures, {made[NEAR]} edited copies "
+        f"{known[KNOWN]} copies of known pictures, {known[NEAR]} edited copies "
         f"(resized, recompressed, flipped, rotated, greyscale), {made[NEW]} unrelated pictures, "
-        f"{made[ERROR]} broken files",
-        f"expected verdicts, kept outside the seizure: {scenario.expected_json}",
+        f"{made[ERROR]} broken files; {to_earlier[RELATED]} related to the earlier case and "
+        f"{to_earlier[NEAR]} near duplicates of it:",
+        *(
+            f"  {item.path}: {item.verdict} ({', '.join(item.signals)}), {item.how}"
+            for item in linked
+        ),
     ]
+    if scenario.corpus is None:
+        lines.append(
+            "  without the corpus there are no faces and no videos: the person and video "
+            "items are left out"
+        )
+    lines.append(f"expected verdicts, kept outside the seizure: {scenario.expected_json}")
     for line in lines:
         console.print(line, markup=False)
 
@@ -110,28 +131,79 @@ def _script() -> str:
         return str(script)
 
 
+#: What the next steps show with ``vident similar``: (reason signal of a seizure file linked
+#: to the earlier case, ``--by``, what the command finds).
+_SIMILAR = (
+    ("face", "face", "the other pictures of this person, in the earlier case and the seizure"),
+    ("scene", "scene", "the place of this picture, seen from another angle in the earlier case"),
+    ("keypoints", "pdq", "the picture this one was cropped from (local features; PDQ misses it)"),
+    ("serial", "camera", "the picture taken with the same camera body (EXIF body serial)"),
+    ("vpdq", "pdq", "the video this one was re-encoded from (keyframe hashes, vPDQ-style)"),
+)
+
+
+def _linked(scenario: Scenario, signal: str) -> ScenarioItem | None:
+    """The first seizure file made to be linked to the earlier case by ``signal``."""
+    return next(
+        (
+            item
+            for item in scenario.items
+            if signal in item.signals and item.linked_to == scenario.earlier_name
+        ),
+        None,
+    )
+
+
 def _next_steps(scenario: Scenario) -> None:
     data = scenario.data_dir
-    near = next(
-        (i for i in scenario.items if i.verdict == NEAR and "/" not in i.path), scenario.items[0]
-    )
-    picture = scenario.seizure_dir / near.path
     vident = f"{_script()} --data {shlex.quote(str(data))}"
-    console.rule("next steps")
-    console.print(f"what is known about one picture ({near.how}):")
-    console.print(f"  {vident} search {shlex.quote(str(picture))}", soft_wrap=True, markup=False)
-    console.print("the triage with every reason, for other tools:")
-    console.print(
-        f"  {vident} triage --source {scenario.source_name} --format json",
-        soft_wrap=True,
-        markup=False,
+
+    def show(what: str, *args: str) -> None:
+        console.print(what, markup=False)
+        console.print(f"  {vident} {shlex.join(args)}", soft_wrap=True, markup=False)
+
+    near = next(
+        (
+            i
+            for i in scenario.items
+            if i.verdict == NEAR and i.linked_to == scenario.hashset_name and "/" not in i.path
+        ),
+        scenario.items[0],
     )
-    console.print("hashes and metadata in Project VIC VICS 2.0 JSON:")
+    console.rule("next steps")
+    show(
+        f"what is known about one picture ({near.how}):",
+        "search",
+        str(scenario.seizure_dir / near.path),
+    )
+    for signal, by, what in _SIMILAR:
+        item = _linked(scenario, signal)
+        if item is not None:
+            show(f"{what}:", "similar", str(scenario.seizure_dir / item.path), "--by", by)
+    related = _linked(scenario, "face") or _linked(scenario, "serial")
+    if related is not None:
+        sha256 = hashlib.sha256((scenario.seizure_dir / related.path).read_bytes()).hexdigest()
+        show(f"every strong link of one file ({related.path}), by its SHA-256:", "related", sha256)
+    if _linked(scenario, "face") is not None:
+        show("person candidates: the faces of both cases, clustered:", "people")
+    show("pictures whose recognised text has a word:", "text", scenario.text_query)
+    show(
+        "the triage with every reason, for other tools:",
+        "triage",
+        "--source",
+        scenario.source_name,
+        "--format",
+        "json",
+    )
     vics = data / f"{scenario.source_name}.vics.json"
-    console.print(
-        f"  {vident} export vics --source {scenario.source_name} -o {vics}",
-        soft_wrap=True,
-        markup=False,
+    show(
+        "hashes and metadata in Project VIC VICS 2.0 JSON:",
+        "export",
+        "vics",
+        "--source",
+        scenario.source_name,
+        "-o",
+        str(vics),
     )
 
 
@@ -148,6 +220,7 @@ def run(data: Path, fresh: bool) -> int:
     console.rule("load")
     _vident(data, "init")
     _vident(data, "hashset", "import", str(scenario.hashset_csv), "--name", scenario.hashset_name)
+    _vident(data, "ingest", str(scenario.earlier_dir), "--source", scenario.earlier_name)
     _vident(data, "ingest", str(scenario.seizure_dir), "--source", scenario.source_name)
 
     console.rule("triage")
@@ -161,7 +234,10 @@ def run(data: Path, fresh: bool) -> int:
         for problem in problems:
             console.print(f"  {problem}", markup=False)
     else:
-        console.print(f"[bold green]all {len(scenario.items)} verdicts as expected[/]")
+        console.print(
+            f"[bold green]all {len(scenario.items)} verdicts as expected, "
+            "each with the reason it was made for[/]"
+        )
     _next_steps(scenario)
     return 1 if problems else 0
 

@@ -19,9 +19,12 @@ from vident import __version__
 from vident.exchange.records import KnownRecord
 from vident.exchange.vics import VicsWriter
 from vident.match.lookup import hashset_exact
+from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Case, Media, Occurrence, Signal, Source
 
 CHUNK = 1000
+#: Hashes travel between instances; embeddings, keypoints, faces and text never leave it.
+EXCHANGED_KINDS = [k.name for k in (*exact_kinds(), *near_kinds())]
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -55,7 +58,11 @@ def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
         ids = [m.id for m in media_rows]
         hashes: dict[int, dict[str, bytes]] = {i: {} for i in ids}
         for media_id, kind, value in session.execute(
-            select(Signal.media_id, Signal.kind, Signal.value).where(Signal.media_id.in_(ids))
+            select(Signal.media_id, Signal.kind, Signal.value).where(
+                Signal.media_id.in_(ids),
+                Signal.kind.in_(EXCHANGED_KINDS),
+                Signal.frame == 0,
+            )
         ):
             hashes[media_id][kind] = bytes(value)
         files: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}

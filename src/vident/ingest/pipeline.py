@@ -20,16 +20,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from vident.config import Limits, Settings
-from vident.index.near import NearIndex, open_all
+from vident.index.catalog import StoreCache, open_indexes
 from vident.ingest.lock import writer_lock
 from vident.ingest.records import ItemResult, WorkItem
 from vident.ingest.walk import SourceNotFound, measure_source, walk_source
 from vident.ingest.worker import process_batch
+from vident.signals.base import SignalValue
+from vident.signals.face import Face
+from vident.signals.registry import get, image_kinds
 from vident.store.db import Store
+from vident.store.derived import write_signals
 from vident.store.models import Source, utcnow
-from vident.store.sources import done_paths, open_source
-from vident.store.writer import write_results
+from vident.store.sources import done_paths, get_source, open_source, paths_with_signals
+from vident.store.writer import media_ids, write_results
 
 #: Work items sent to a worker at once, and the bytes of archive members that may ride along.
 TASK_ITEMS = 4
@@ -100,15 +106,43 @@ def _tasks(
 
 
 _LIMITS = Limits()
+_SIGNALS: tuple[str, ...] | None = None
 
 
-def _init_worker(limits: Limits) -> None:
-    global _LIMITS
-    _LIMITS = limits
+def _init_worker(limits: Limits, signals: tuple[str, ...] | None) -> None:
+    global _LIMITS, _SIGNALS
+    _LIMITS, _SIGNALS = limits, signals
+    import cv2
+
+    # One worker per core already: OpenCV's own thread pool would only fight the others.
+    cv2.setNumThreads(1)
+
+
+def _prepare_models(signals: tuple[str, ...] | None) -> None:
+    """Convert models needed on first use once, rather than in every worker at once.
+
+    The conversion runs in a short-lived child process, so this process holds no native
+    model state (or threads) when it forks the workers.
+    """
+    if signals is not None and "scene" not in signals:
+        return
+    from vident.media import effnet
+
+    if not effnet.is_cached():
+        context = multiprocessing.get_context("spawn")
+        child = context.Process(target=_build_scene_model)
+        child.start()
+        child.join()
+
+
+def _build_scene_model() -> None:
+    from vident.media import effnet
+
+    effnet.load_session()
 
 
 def _run_task(items: list[WorkItem]) -> list[ItemResult]:
-    return process_batch(items, _LIMITS)
+    return process_batch(items, _LIMITS, _SIGNALS)
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -121,13 +155,13 @@ class _Writer:
     def __init__(
         self,
         store: Store,
-        source_id: int,
-        indexes: list[NearIndex],
+        write: Callable[[Session, list[ItemResult]], None],
+        indexes: list[StoreCache],
         batch_size: int,
         summary: IngestSummary,
         progress: ProgressSink,
     ) -> None:
-        self.store, self.source_id, self.indexes = store, source_id, indexes
+        self.store, self.write, self.indexes = store, write, indexes
         self.batch_size, self.summary, self.progress = batch_size, summary, progress
         self.pending: list[ItemResult] = []
         self.last_flush = time.monotonic()
@@ -149,7 +183,7 @@ class _Writer:
             return
         batch, self.pending = self.pending, []
         with self.store.session() as session:
-            self.summary.new_media += write_results(session, self.source_id, batch)
+            self.write(session, batch)
         with self.store.reader() as session:
             for index in self.indexes:
                 index.sync(session)
@@ -173,54 +207,31 @@ def ingest_source(
     case: str | None = None,
     workers: int | None = None,
     progress: ProgressSink | None = None,
+    signals: tuple[str, ...] | None = None,
 ) -> IngestSummary:
-    """Ingest ``root`` (folder, file or archive) as source ``source_name``."""
-    sink: ProgressSink = progress or _NoProgress()
+    """Ingest ``root`` (folder, file or archive) as source ``source_name``.
+
+    ``signals`` names the picture kinds to compute (default: the configured ones).
+    """
     if not os.path.lexists(root):
         raise SourceNotFound(f"{root} does not exist: give the path of a folder, file or archive")
     started = time.monotonic()
     summary = IngestSummary(source=source_name)
-    limits = limits_of(settings)
-    tmp_dir = settings.tmp_dir
-    count = workers or settings.workers or os.cpu_count() or 1
+    kinds = signals if signals is not None else settings.signal_names
     with writer_lock(settings.data):
         # Fork the workers before this process opens any connection, index or thread.
-        pool = _start_pool(count, limits)
-        # Scratch space left by a killed run is garbage: nobody else writes here now.
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        crew = _Crew(workers or settings.workers or os.cpu_count() or 1, limits_of(settings), kinds)
+        pool = crew.start()
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
             source_id = source.id
             skip = done_paths(session, source_id)
-        with store.reader() as session:
-            indexes = list(open_all(session, settings.index_dir, settings.pdq_min_quality).values())
-        files, nbytes = measure_source(root)
-        sink.start(files, nbytes)
-        writer = _Writer(store, source_id, indexes, settings.batch_size, summary, sink)
-        spooled: dict[str, str] = {}
 
-        def deliver(results: list[ItemResult]) -> None:
-            writer.add(results)
-            for result in results:  # a rerun extracts the member again if need be
-                if (copy := spooled.pop(result.path, None)) is not None:
-                    Path(copy).unlink(missing_ok=True)
+        def write(session: Session, batch: list[ItemResult]) -> None:
+            summary.new_media += write_results(session, source_id, batch)
 
-        try:
-            tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink, spooled)
-            run_tasks(
-                pool,
-                lambda: _start_pool(count, limits),
-                tasks,
-                deliver,
-                writer.flush_if_due,
-                window=count * 3,
-            )
-        finally:
-            writer.flush()
-            for index in indexes:
-                index.save()
-            sink.finish()
+        _process(store, settings, crew, pool, root, skip, write, summary, progress)
+        _cluster_faces(store, kinds)
         with store.session() as session:
             finished = session.get(Source, source_id)
             assert finished is not None
@@ -230,22 +241,163 @@ def ingest_source(
     return summary
 
 
+def compute_signals(
+    store: Store,
+    settings: Settings,
+    source_name: str,
+    signals: tuple[str, ...],
+    *,
+    workers: int | None = None,
+    progress: ProgressSink | None = None,
+) -> IngestSummary:
+    """Add picture signals to the media of a source ingested before (``vident signals compute``).
+
+    The source is walked again from its origin; files whose media already has every asked
+    kind (for the configured model) are skipped, so the command is idempotent and resumable
+    like ingest. New media are never created here.
+    """
+    started = time.monotonic()
+    summary = IngestSummary(source=source_name)
+    with writer_lock(settings.data):
+        crew = _Crew(
+            workers or settings.workers or os.cpu_count() or 1, limits_of(settings), signals
+        )
+        pool = crew.start()
+        with store.session() as session:
+            source = get_source(session, source_name)
+            root = Path(source.origin)
+            skip = paths_with_signals(session, source.id, image_kinds(signals))
+        if not os.path.lexists(root):
+            pool.shutdown()
+            raise SourceNotFound(
+                f"the origin of source {source_name!r}, {root}, is not reachable: "
+                "mount it at the same path and run again"
+            )
+
+        def write(session: Session, batch: list[ItemResult]) -> None:
+            ids = media_ids(session, [r.sha256 for r in batch if r.sha256 is not None])
+            pairs: list[tuple[int, SignalValue]] = []
+            frames: list[tuple[int, int, float, bool]] = []
+            for result in batch:
+                media_id = ids.get(result.sha256) if result.sha256 is not None else None
+                if media_id is None:
+                    continue
+                pairs.extend((media_id, s) for s in result.signals if s.kind in signals)
+                frames.extend((media_id, seq, ts, key) for seq, ts, key in result.frames)
+            write_signals(session, pairs, frames)
+
+        _process(store, settings, crew, pool, root, skip, write, summary, progress)
+        _cluster_faces(store, signals)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _cluster_faces(store: Store, signals: tuple[str, ...]) -> None:
+    """New faces join person candidates as soon as they are stored (an incremental step)."""
+    if "face" not in signals:
+        return
+    from vident.cases.people import cluster_new_faces
+
+    face = get("face")
+    assert isinstance(face, Face)
+    with store.session() as session:
+        cluster_new_faces(session, face.model, face.cluster_similarity)
+
+
+def _process(
+    store: Store,
+    settings: Settings,
+    crew: _Crew,
+    pool: ProcessPoolExecutor,
+    root: Path,
+    skip: set[str],
+    write: Callable[[Session, list[ItemResult]], None],
+    summary: IngestSummary,
+    progress: ProgressSink | None,
+) -> None:
+    """Walk ``root``, compute in ``pool``, hand batches to ``write``, keep the indexes in step."""
+    sink: ProgressSink = progress or _NoProgress()
+    limits = crew.limits
+    tmp_dir = settings.tmp_dir
+    # Scratch space left by a killed run is garbage: nobody else writes here now.
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    with store.reader() as session:
+        indexes = open_indexes(session, settings).all()
+    files, nbytes = measure_source(root)
+    sink.start(files, nbytes)
+    writer = _Writer(store, write, indexes, settings.batch_size, summary, sink)
+    spooled: dict[str, str] = {}
+
+    def deliver(results: list[ItemResult]) -> None:
+        writer.add(results)
+        for result in results:  # a rerun extracts the member again if need be
+            if (copy := spooled.pop(result.path, None)) is not None:
+                Path(copy).unlink(missing_ok=True)
+
+    try:
+        tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink, spooled)
+        run_tasks(
+            pool,
+            crew.start,
+            tasks,
+            deliver,
+            writer.flush_if_due,
+            window=crew.count * 3,
+        )
+    finally:
+        writer.flush()
+        for index in indexes:
+            index.save()
+        sink.finish()
+
+
+@dataclass(frozen=True)
+class _Crew:
+    """What a pool of workers is made of, so a broken pool can be replaced by an equal one."""
+
+    count: int
+    limits: Limits
+    signals: tuple[str, ...] | None
+
+    def start(self) -> ProcessPoolExecutor:
+        _prepare_models(self.signals)
+        return _start_pool(self.count, self.limits, self.signals)
+
+
 def _noop() -> None:
     pass
 
 
-def _start_pool(workers: int, limits: Limits) -> ProcessPoolExecutor:
+def _single_threaded() -> bool:
+    """Whether this process runs one OS thread (native threads included; Linux only)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _start_pool(
+    workers: int, limits: Limits, signals: tuple[str, ...] | None
+) -> ProcessPoolExecutor:
     """A process pool whose workers are already running.
 
     On Linux the workers are forked at once, so they start in milliseconds with every module
-    already imported. Elsewhere: forkserver.
+    already imported, provided this process has a single thread: forking a process in which
+    native libraries (ONNX Runtime, OpenCV, OpenMP) run threads can leave a lock held forever
+    in the child. A library caller that has used the models in-process, and platforms without
+    fork, get forkserver.
     """
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "forkserver"
+    usable = "fork" in multiprocessing.get_all_start_methods() and _single_threaded()
+    method = "fork" if usable else "forkserver"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["vident.ingest.worker"])
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(limits,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(limits, signals),
     )
     pool.submit(_noop).result()
     return pool

@@ -59,7 +59,8 @@ class ItemResult:
     height: int | None = None
     duration: float | None = None
     signals: list[SignalValue] = field(default_factory=list)
-    #: A video's keyframes as (seq, seconds); their signals carry ``frame=seq``.
-    frames: list[tuple[int, float]] = field(default_factory=list)
+    #: A video's sampled frames as (seq, seconds, is a keyframe); their signals carry
+    #: ``frame=seq``.
+    frames: list[tuple[int, float, bool]] = field(default_factory=list)
     exif: ExifFacts | None = None
     error: str | None = None

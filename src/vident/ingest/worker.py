@@ -7,6 +7,7 @@ draft mode for the picture signals. Whatever goes wrong becomes ``ItemResult.err
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 
 from vident.config import Limits
@@ -15,9 +16,9 @@ from vident.media.detect import SNIFF_BYTES, claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
 from vident.media.image import decode_image
-from vident.media.types import MediaType
+from vident.media.types import DecodedImage, MediaType
 from vident.media.video import probe_video
-from vident.signals.base import SignalValue
+from vident.signals.base import ImageSignal, SignalValue
 from vident.signals.registry import digest_kinds, image_kinds
 
 CHUNK = 1024 * 1024
@@ -69,8 +70,14 @@ def _header(item: WorkItem, data: bytes | None) -> bytes:
         return handle.read(SNIFF_BYTES)
 
 
-def process_item(item: WorkItem, limits: Limits) -> ItemResult:
-    """Everything vident computes about one file, or the reason it could not."""
+def process_item(
+    item: WorkItem, limits: Limits, signals: Collection[str] | None = None
+) -> ItemResult:
+    """Everything vident computes about one file, or the reason it could not.
+
+    ``signals`` names the picture kinds to compute (all registered ones when None); the
+    digests are always computed.
+    """
     result = ItemResult(path=item.path, size=item.size, times=item.times)
     if item.error is not None:
         result.error = item.error
@@ -106,37 +113,65 @@ def process_item(item: WorkItem, limits: Limits) -> ItemResult:
         return result
     try:
         if sniffed.media_type is MediaType.IMAGE:
-            _image_facts(result, data, limits)
+            _image_facts(result, data, limits, image_kinds(signals))
         elif sniffed.media_type is MediaType.VIDEO:
-            info = probe_video(data if data is not None else str(item.fs_path))
+            source = data if data is not None else str(item.fs_path)
+            info = probe_video(source)
             result.width, result.height, result.duration = info.width, info.height, info.duration
+            _video_facts(result, source, limits, image_kinds(signals))
     except MediaError as exc:
         result.error = str(exc)
     return result
 
 
-def _image_facts(result: ItemResult, data: bytes | None, limits: Limits) -> None:
+def _image_facts(
+    result: ItemResult, data: bytes | None, limits: Limits, kinds: Sequence[ImageSignal]
+) -> None:
     if data is None:
         raise MediaError(f"picture is larger than {MAX_IMAGE_BYTES} bytes; not decoded")
     # Camera facts first: a damaged picture still tells which camera and place it came from.
     result.exif = read_exif(data)
     decoded = decode_image(data, limits)
     result.width, result.height = decoded.width, decoded.height
-    for kind in image_kinds():
+    result.signals.extend(compute_image_signals(decoded, kinds))
+
+
+def compute_image_signals(decoded: DecodedImage, kinds: Sequence[ImageSignal]) -> list[SignalValue]:
+    """Every kind's value for one picture or keyframe (kinds with nothing to say are left out)."""
+    values = []
+    for kind in kinds:
         value = kind.compute(decoded)
         if value is not None:
-            result.signals.append(value)
+            values.append(value)
+    return values
 
 
-def process_batch(items: list[WorkItem], limits: Limits) -> list[ItemResult]:
+def _video_facts(
+    result: ItemResult, source: bytes | str, limits: Limits, kinds: Sequence[ImageSignal]
+) -> None:
+    """Keyframes of a video, each with the picture signals, tagged with its frame number."""
+    if not kinds:
+        return
+    from vident.ingest.video_frames import video_signals
+
+    found = video_signals(source, limits, kinds, decode_threads=1)
+    result.frames.extend((row.seq, row.ts, row.keyframe) for row in found.frames)
+    result.signals.extend(found.signals)
+    if found.report.stopped:
+        result.error = f"video read in part only: {found.report.stopped}"
+
+
+def process_batch(
+    items: list[WorkItem], limits: Limits, signals: Collection[str] | None = None
+) -> list[ItemResult]:
     """Several items per task: fewer round trips between processes for small files."""
-    return [_guarded(item, limits) for item in items]
+    return [_guarded(item, limits, signals) for item in items]
 
 
-def _guarded(item: WorkItem, limits: Limits) -> ItemResult:
+def _guarded(item: WorkItem, limits: Limits, signals: Collection[str] | None) -> ItemResult:
     """Whatever a hostile file provokes in a library, the item gets a reason, the job goes on."""
     try:
-        return process_item(item, limits)
+        return process_item(item, limits, signals)
     except Exception as exc:  # recorded on the item, never swallowed silently
         reason = " ".join(str(exc).split())[:200]
         return ItemResult(

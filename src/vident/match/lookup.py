@@ -85,7 +85,7 @@ def media_exact(
             first = (
                 select(Occurrence.media_id, func.min(Occurrence.source_id).label("source_id"))
                 .join(Signal, Signal.media_id == Occurrence.media_id)
-                .where(Signal.kind == kind, Signal.value.in_(part))
+                .where(Signal.kind == kind, Signal.lookup.in_(part))
                 .group_by(Occurrence.media_id)
             )
             if before_source is not None:
@@ -96,7 +96,7 @@ def media_exact(
                 .join(sub, sub.c.media_id == Signal.media_id)
                 .join(Media, Media.id == Signal.media_id)
                 .join(Source, Source.id == sub.c.source_id)
-                .where(Signal.kind == kind, Signal.value.in_(part))
+                .where(Signal.kind == kind, Signal.lookup.in_(part))
             )
             for value, media_id, sha256, source in rows:
                 found[(kind, bytes(value))].append(MediaHit(media_id, bytes(sha256), source))

@@ -67,10 +67,13 @@ def search_file(
         times=FileTimes(stat.st_mtime, stat.st_ctime, stat.st_atime),
         fs_path=os.fspath(path.resolve()),
     )
-    result = process_item(item, limits)
+    # Hashes and near-duplicate hashes only: faces, scenes and text are 'vident similar'.
+    result = process_item(item, limits, [k.name for k in near_kinds()])
     matches: list[Match] = []
     by_kind = {
-        s.kind: {s.value} for s in result.signals if s.kind in {k.name for k in exact_kinds()}
+        s.kind: {s.value}
+        for s in result.signals
+        if s.kind in {k.name for k in exact_kinds()} and s.frame == 0
     }
     for (name, _), set_hits in hashset_exact(session, by_kind).items():
         matches.extend(Match(exact_reason(name, h)) for h in set_hits)

@@ -1,8 +1,11 @@
 """Triage of a source: known, near, new or error for every file, with the reasons.
 
 - known: an exact MD5/SHA-1/SHA-256 match to a hash set or to media of an earlier source;
-- near: a PDQ match within the threshold (any of the 8 rotations and flips) to known material;
-- new: nothing matched — the material an analyst must see first;
+- near: a PDQ match within the threshold (any of the 8 rotations and flips) to known material,
+  or a crop or small rotation of it verified with local features (signal ``keypoints``);
+- related: no duplicate, but a strong link to earlier material: the same face or person, the
+  same place (verified geometrically), the same camera body, the same text, the same GPS place;
+- new: nothing links it — the material an analyst must see first;
 - error: the file could not be read, and why.
 Verdicts are computed from the store and indexes when asked, so a hash set imported after the
 ingest changes the triage at once.
@@ -13,12 +16,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vident.index.near import NearIndex
+
+if TYPE_CHECKING:
+    from vident.match.links import Linker
 from vident.match.lookup import HashSetHit, MediaHit, NearHit, hashset_exact, media_exact, near
 from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Media, Occurrence, Signal, Source
@@ -31,12 +37,20 @@ MAX_REASONS = 10
 class Verdict(enum.StrEnum):
     KNOWN = "known"
     NEAR = "near"
+    RELATED = "related"
     NEW = "new"
     ERROR = "error"
 
 
-#: The order of the table view: new material first, it may show a child still at risk.
-VERDICT_ORDER = {Verdict.NEW: 0, Verdict.ERROR: 1, Verdict.NEAR: 2, Verdict.KNOWN: 3}
+#: The order of the table view: new material first, it may show a child still at risk; then
+#: material linked to known victims, offenders or places.
+VERDICT_ORDER = {
+    Verdict.NEW: 0,
+    Verdict.RELATED: 1,
+    Verdict.ERROR: 2,
+    Verdict.NEAR: 3,
+    Verdict.KNOWN: 4,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +62,12 @@ class Reason:
     source: str | None = None
     category: str | None = None
     series: str | None = None
+    #: Strength of a link found by a learned or local signal (0..1), None for hashes.
+    score: float | None = None
+    detail: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "signal": self.signal,
             "distance": self.distance,
             "hashset": self.hashset,
@@ -59,6 +76,11 @@ class Reason:
             "category": self.category,
             "series": self.series,
         }
+        if self.score is not None:
+            found["score"] = round(self.score, 4)
+        if self.detail:
+            found["detail"] = self.detail
+        return found
 
 
 @dataclass(slots=True)
@@ -132,12 +154,59 @@ def triage_source(
     source: Source,
     indexes: dict[str, NearIndex],
     thresholds: dict[str, int],
+    linker: Linker | None = None,
 ) -> TriageReport:
-    """The verdict of every file of ``source``, in path order."""
+    """The verdict of every file of ``source``, in path order.
+
+    With a ``linker`` (every index open), crops PDQ misses become ``near`` and strong links to
+    earlier material make ``related``; without one only hashes and PDQ are asked.
+    """
     items: list[TriageItem] = []
     for rows in _chunks(session, source.id):
-        items.extend(_triage_chunk(session, source.id, rows, indexes, thresholds))
+        chunk = _triage_chunk(session, source.id, rows, indexes, thresholds)
+        if linker is not None:
+            _add_links(session, source.id, rows, chunk, linker)
+        items.extend(chunk)
     return TriageReport(source=source.name, items=items)
+
+
+def _add_links(
+    session: Session, source_id: int, rows: list[_Row], items: list[TriageItem], linker: Linker
+) -> None:
+    """Crops verified by local features (near), then strong links to earlier sources (related)."""
+    from vident.match.connect import related
+    from vident.match.links import describe_media, first_sources
+    from vident.match.probe import probe_media
+
+    for item, row in zip(items, rows, strict=True):
+        if item.verdict is not Verdict.NEW or row[3] is None:
+            continue
+        probe = probe_media(session, row[3], linker.settings.pdq_min_quality)
+        if probe.is_video:
+            links = [link for link in linker.video(probe) if link.detail.get("matched")]
+        else:
+            links = linker.crops(probe)
+        verdict = Verdict.NEAR
+        if not links:
+            links, verdict = related(linker, probe), Verdict.RELATED
+        earlier = first_sources(session, (link.media_id for link in links))
+        links = [link for link in links if earlier.get(link.media_id, source_id) < source_id]
+        if not links:
+            continue
+        refs = describe_media(session, (link.media_id for link in links))
+        item.verdict = verdict
+        item.reasons = [
+            Reason(
+                link.by,
+                int(link.detail.get("distance", 0)),
+                media=refs[link.media_id].sha256.hex(),
+                source=refs[link.media_id].source,
+                score=link.score,
+                detail=link.detail,
+            )
+            for link in links[:MAX_REASONS]
+            if link.media_id in refs
+        ]
 
 
 _Row = tuple[str, str | None, int | None, bytes | None, str | None]
@@ -249,7 +318,10 @@ def _query_values(
     for part in chunked(media_ids):
         for media_id, value, variants, quality in session.execute(
             select(Signal.media_id, Signal.value, Signal.variants, Signal.quality).where(
-                Signal.media_id.in_(part), Signal.kind == kind, Signal.version == version
+                Signal.media_id.in_(part),
+                Signal.kind == kind,
+                Signal.version == version,
+                Signal.frame == 0,
             )
         ):
             if quality is not None and quality < min_quality:

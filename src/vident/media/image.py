@@ -167,3 +167,29 @@ def _unidentified_reason(data: bytes) -> str:
     if sniffed.mime.startswith("image/"):
         return f"unsupported or corrupt image ({sniffed.mime})"
     return f"not an image: content is {sniffed.mime}"
+
+
+def crop_region(image: DecodedImage, region: tuple[int, int, int, int]) -> DecodedImage:
+    """The part of a decoded picture inside ``region`` (x, y, w, h in full-picture pixels).
+
+    The analyst draws a box on the picture as it is shown (full size, orientation applied);
+    the decoded pixels may be reduced, so the box is scaled to them. The result is a picture
+    of its own whose full size is the box's, so every signal works on it unchanged.
+    """
+    x, y, w, h = region
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(image.width, x + w), min(image.height, y + h)
+    if w <= 0 or h <= 0 or x1 <= x0 or y1 <= y0:
+        raise MediaError(
+            f"region {x},{y},{w},{h} lies outside the {image.width}x{image.height} picture"
+        )
+    sx, sy = image.pixels.width / image.width, image.pixels.height / image.height
+    left, top = int(x0 * sx), int(y0 * sy)
+    box = (left, top, max(left + 1, round(x1 * sx)), max(top + 1, round(y1 * sy)))
+    return DecodedImage(
+        pixels=image.pixels.crop(box),
+        width=x1 - x0,
+        height=y1 - y0,
+        format=image.format,
+        exif=image.exif,
+    )

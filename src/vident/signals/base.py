@@ -74,6 +74,11 @@ class SignalKind(ABC):
     threshold: ClassVar[int] = 0
     min_quality: ClassVar[int] = 0
 
+    @property
+    def model(self) -> str:
+        """The model behind the values ("" for hashes); stored with each value."""
+        return ""
+
     def parse_hex(self, text: str) -> bytes:
         """Parse a hex string (any case, surrounding space ignored) into a stored value."""
         cleaned = text.strip().lower()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from vident.store.models import Face, Frame, MediaText, Signal
+from vident.store.models import LOOKUP_BYTES, Face, Frame, MediaText, Signal
 from vident.store.upsert import chunked, insert_ignore
 
 FACE_KIND = "face"
@@ -41,6 +41,7 @@ def signal_row(media_id: int, signal: Any) -> dict[str, Any]:
         "quality": signal.quality,
         "variants": b"".join(signal.variants) if signal.variants else None,
         "detail": signal.detail,
+        "lookup": signal.value if len(signal.value) <= LOOKUP_BYTES else None,
     }
 
 
@@ -104,11 +105,13 @@ DERIVED: dict[str, tuple[Any, RowMaker, list[str]]] = {
 def write_signals(
     session: Session,
     signals: Sequence[tuple[int, Any]],
-    frames: Sequence[tuple[int, int, float]] = (),
+    frames: Sequence[tuple[int, int, float, bool]] = (),
 ) -> None:
-    """Store ``(media_id, SignalValue)`` pairs, keyframes ``(media_id, seq, ts)``, derived rows."""
+    """Store ``(media_id, SignalValue)`` pairs, frames ``(media_id, seq, ts, keyframe)``, derived rows."""
     if frames:
-        rows = [{"media_id": m, "seq": seq, "ts": ts} for m, seq, ts in frames]
+        rows = [
+            {"media_id": m, "seq": seq, "ts": ts, "keyframe": key} for m, seq, ts, key in frames
+        ]
         insert_ignore(
             session, _table(Frame), unique_rows(rows, "media_id", "seq"), ["media_id", "seq"]
         )

@@ -38,6 +38,10 @@ NAMING = {
 }
 
 
+#: Longest signal value that exact lookups index (SHA-256 is 32 bytes, PDQ 32).
+LOOKUP_BYTES = 64
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -130,7 +134,7 @@ class Signal(Base):
     __tablename__ = "signal"
     __table_args__ = (
         UniqueConstraint("media_id", "kind", "version", "model", "frame"),
-        Index("ix_signal_kind_value", "kind", "value"),
+        Index("ix_signal_kind_lookup", "kind", "lookup"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -145,10 +149,19 @@ class Signal(Base):
     model: Mapped[str] = mapped_column(String(96), default="", server_default="")
     # What the kind keeps besides the value (face boxes and landmarks, text lines).
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: The value again when it is short enough to look up (hashes), else NULL: the index on
+    #: it stays small, where one on ``value`` would carry every embedding and keypoint set
+    #: (and break PostgreSQL's limit on index rows).
+    lookup: Mapped[bytes | None] = mapped_column(LargeBinary(LOOKUP_BYTES))
 
 
 class Frame(Base):
-    """A keyframe of a video: where in the video a frame's signals were taken."""
+    """A sampled frame of a video: where in the video a frame's signals were taken.
+
+    Frames are sampled about once a second and each has a PDQ row (together they are the
+    video's vPDQ-style hash list); keyframes, one per scene and capped per minute, also get
+    every other picture signal.
+    """
 
     __tablename__ = "frame"
     __table_args__ = (UniqueConstraint("media_id", "seq"),)
@@ -159,6 +172,7 @@ class Frame(Base):
     seq: Mapped[int] = mapped_column(Integer)
     #: Seconds from the start of the video.
     ts: Mapped[float] = mapped_column(Float)
+    keyframe: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Person(Base):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vident.signals.base import SignalKind
 from vident.store.db import StoreError
-from vident.store.models import Case, Occurrence, Source
+from vident.store.models import Case, Occurrence, Signal, Source
 
 
 def get_or_create_case(session: Session, name: str) -> Case:
@@ -50,3 +53,36 @@ def done_paths(session: Session, source_id: int) -> set[str]:
     """Paths of the source that a previous run already committed."""
     rows = session.scalars(select(Occurrence.path).where(Occurrence.source_id == source_id))
     return set(rows)
+
+
+def paths_with_signals(session: Session, source_id: int, kinds: Sequence[SignalKind]) -> set[str]:
+    """Paths of the source that need no new signal: unreadable, or every kind already there.
+
+    A kind counts as there when its media has a value of the kind's version and current model
+    (a changed face model, for instance, makes every picture due again).
+    """
+    paths: dict[str, int | None] = dict(
+        session.execute(
+            select(Occurrence.path, Occurrence.media_id).where(Occurrence.source_id == source_id)
+        ).tuples()
+    )
+    have: dict[int, int] = {}
+    for kind in kinds:
+        rows = session.execute(
+            select(Signal.media_id)
+            .join(Occurrence, Occurrence.media_id == Signal.media_id)
+            .where(
+                Occurrence.source_id == source_id,
+                Signal.kind == kind.name,
+                Signal.version == kind.version,
+                Signal.model == kind.model,
+            )
+            .distinct()
+        ).scalars()
+        for media_id in rows:
+            have[media_id] = have.get(media_id, 0) + 1
+    return {
+        path
+        for path, media_id in paths.items()
+        if media_id is None or have.get(media_id, 0) >= len(kinds)
+    }

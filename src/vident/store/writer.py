@@ -63,7 +63,7 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
     new_ids = {ids[sha] for sha in inserted}
 
     signals: list[tuple[int, SignalValue]] = []
-    frames: list[tuple[int, int, float]] = []
+    frames: list[tuple[int, int, float, bool]] = []
     exif_rows: list[dict[str, Any]] = []
     for r in with_media:
         assert r.sha256 is not None
@@ -71,7 +71,7 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
         if media_id not in new_ids:
             continue
         signals.extend((media_id, s) for s in r.signals)
-        frames.extend((media_id, seq, ts) for seq, ts in r.frames)
+        frames.extend((media_id, seq, ts, key) for seq, ts, key in r.frames)
         if r.exif is not None and not r.exif.is_empty():
             exif_rows.append(
                 {

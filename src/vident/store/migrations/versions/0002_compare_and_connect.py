@@ -5,7 +5,8 @@ Revises: 0001
 Create Date: 2026-11-24 21:40:00
 
 Signals gain ``frame`` (0: the media itself, n: keyframe n of a video), ``model`` and
-``detail``; the unique key widens to match. Faces, person candidates, analysts' face links
+``detail``; the unique key widens to match. Exact lookups move from ``value`` to ``lookup``,
+a copy of short values only, so the index never carries embeddings or keypoint sets. Faces, person candidates, analysts' face links
 and recognised text get tables. Full-text search is native to each backend: an FTS5 table
 kept in step by triggers on SQLite, a GIN expression index on PostgreSQL.
 """
@@ -46,16 +47,22 @@ def upgrade() -> None:
             sa.Column("model", sa.String(length=96), server_default="", nullable=False)
         )
         batch_op.add_column(sa.Column("detail", sa.JSON(none_as_null=True), nullable=True))
+        batch_op.add_column(sa.Column("lookup", sa.LargeBinary(length=64), nullable=True))
+        batch_op.drop_index("ix_signal_kind_value")
         batch_op.drop_constraint(batch_op.f("uq_signal_media_id"), type_="unique")
         batch_op.create_unique_constraint(
             batch_op.f("uq_signal_media_id"), ["media_id", "kind", "version", "model", "frame"]
         )
+        batch_op.create_index("ix_signal_kind_lookup", ["kind", "lookup"], unique=False)
+    # Every value stored so far is a hash: short enough to look up.
+    op.execute("UPDATE signal SET lookup = value WHERE length(value) <= 64")
     op.create_table(
         "frame",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("media_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("ts", sa.Float(), nullable=False),
+        sa.Column("keyframe", sa.Boolean(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["media_id"], ["media.id"], name=op.f("fk_frame_media_id_media"), ondelete="CASCADE"
         ),
@@ -167,6 +174,9 @@ def downgrade() -> None:
         batch_op.create_unique_constraint(
             batch_op.f("uq_signal_media_id"), ["media_id", "kind", "version"]
         )
+        batch_op.drop_index("ix_signal_kind_lookup")
+        batch_op.create_index("ix_signal_kind_value", ["kind", "value"], unique=False)
+        batch_op.drop_column("lookup")
         batch_op.drop_column("detail")
         batch_op.drop_column("model")
         batch_op.drop_column("frame")

@@ -1,0 +1,241 @@
+"""What is known about one query: a file from outside, or a media already in the store.
+
+``vident similar FILE`` and ``vident related SHA256`` ask the same questions of different
+inputs. A :class:`Probe` holds the answers to "what does it look like" in one shape (PDQ
+values with their rotations, scene vectors, local features, faces, text, camera facts),
+per frame for a video, so that every finder in :mod:`vident.match.links` serves both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vident.config import Limits
+from vident.ingest.worker import compute_image_signals
+from vident.match.triage import split_variants
+from vident.media.detect import sniff
+from vident.media.errors import MediaError
+from vident.media.exif import read_exif
+from vident.media.image import crop_region, decode_image
+from vident.media.types import DecodedImage, ExifFacts, MediaType
+from vident.signals.base import ImageSignal, SignalValue, VectorSignal
+from vident.signals.keypoints import Keypoints, LocalFeatures
+from vident.signals.registry import get, image_kinds
+from vident.store.models import Exif, Face, Media, Signal
+
+Vector = npt.NDArray[np.float32]
+Region = tuple[int, int, int, int]
+
+
+@dataclass(slots=True)
+class ProbeFace:
+    """One face of the query; ``face_id`` and ``person_id`` are set for stored media."""
+
+    frame: int
+    vector: Vector
+    box: list[float]
+    face_id: int | None = None
+    person_id: int | None = None
+    quality: int | None = None
+
+
+@dataclass(slots=True)
+class Probe:
+    """The query's signals, each tagged with its frame (0 for a picture)."""
+
+    sha256: bytes | None = None
+    media_id: int | None = None
+    media_type: str = MediaType.IMAGE.value
+    pdq: list[tuple[int, list[bytes]]] = field(default_factory=list)
+    scene: list[tuple[int, Vector]] = field(default_factory=list)
+    features: list[tuple[int, list[LocalFeatures]]] = field(default_factory=list)
+    faces: list[ProbeFace] = field(default_factory=list)
+    text: list[tuple[int, str]] = field(default_factory=list)
+    exif: ExifFacts | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type == MediaType.VIDEO.value
+
+
+def absorb(probe: Probe, signals: Sequence[SignalValue], min_pdq_quality: int) -> None:
+    """Sort computed or stored signal values into the probe's fields."""
+    for value in signals:
+        if value.kind == "pdq":
+            if value.quality is None or value.quality >= min_pdq_quality:
+                variants = b"".join(value.variants) if value.variants else None
+                probe.pdq.append((value.frame, split_variants(value.value, variants)))
+        elif value.kind == "keypoints":
+            keypoints = get("keypoints")
+            assert isinstance(keypoints, Keypoints)
+            features = keypoints.unpack(value.value)
+            if len(features):
+                probe.features.append((value.frame, [features]))
+        elif value.kind == "text":
+            text = value.value.decode("utf-8", "replace").strip()
+            if text:
+                probe.text.append((value.frame, text))
+        elif value.kind == "face":
+            kind = get("face")
+            assert isinstance(kind, VectorSignal)
+            faces = (value.detail or {}).get("faces", [])
+            for vector, face in zip(kind.vectors(value.value), faces, strict=False):
+                probe.faces.append(
+                    ProbeFace(
+                        value.frame,
+                        np.asarray(vector),
+                        list(face["box"]),
+                        quality=face.get("quality"),
+                    )
+                )
+        else:
+            kind = get(value.kind)
+            if isinstance(kind, VectorSignal):
+                vectors = kind.vectors(value.value)
+                if len(vectors):
+                    probe.scene.append((value.frame, np.asarray(vectors[0])))
+
+
+def probe_file(
+    path: Path,
+    limits: Limits,
+    *,
+    kinds: Sequence[ImageSignal] | None = None,
+    region: Region | None = None,
+    min_pdq_quality: int = 50,
+) -> Probe:
+    """Compute the query's signals from a file that need not be in the store.
+
+    A picture's local features are computed query-side (with its mirror image, so flipped
+    copies are found too); ``region`` restricts every signal of a picture to the box.
+    """
+    from vident.match.geometry import query_features
+    from vident.signals.digests import Sha256
+
+    chosen = tuple(kinds) if kinds is not None else image_kinds()
+    data = path.read_bytes()
+    if not data:
+        raise MediaError(f"{path} is empty (0 bytes)")
+    hasher = Sha256().new_hasher()
+    hasher.update(data)
+    sniffed = sniff(data[:8192])
+    probe = Probe(sha256=hasher.digest(), media_type=sniffed.media_type.value)
+    if sniffed.media_type is MediaType.IMAGE:
+        probe.exif = read_exif(data)
+        decoded: DecodedImage = decode_image(data, limits)
+        if region is not None:
+            decoded = crop_region(decoded, region)
+        plain = [k for k in chosen if k.name != "keypoints"]
+        absorb(probe, compute_image_signals(decoded, plain), min_pdq_quality)
+        if any(k.name == "keypoints" for k in chosen):
+            probe.features.append((0, query_features(decoded)))
+    elif sniffed.media_type is MediaType.VIDEO:
+        if region is not None:
+            raise MediaError("--region applies to pictures, not to videos")
+        from vident.ingest.video_frames import video_signals
+
+        found = video_signals(data, limits, chosen)
+        absorb(probe, found.signals, min_pdq_quality)
+    else:
+        raise MediaError(f"{path.name} is neither a picture nor a video ({sniffed.mime or 'data'})")
+    return probe
+
+
+def probe_media(session: Session, sha256: bytes, min_pdq_quality: int = 50) -> Probe:
+    """The stored signals of one media, found by its SHA-256."""
+    media = session.execute(
+        select(Media.id, Media.media_type).where(Media.sha256 == sha256)
+    ).one_or_none()
+    if media is None:
+        raise LookupError(f"no media with SHA-256 {sha256.hex()} in the store")
+    media_id, media_type = media
+    probe = Probe(sha256=sha256, media_id=media_id, media_type=media_type)
+    rows = session.execute(
+        select(
+            Signal.kind,
+            Signal.version,
+            Signal.model,
+            Signal.value,
+            Signal.quality,
+            Signal.variants,
+            Signal.frame,
+            Signal.detail,
+        ).where(Signal.media_id == media_id, Signal.kind.not_in(["md5", "sha1", "sha256", "face"]))
+    ).all()
+    values: list[SignalValue] = []
+    for kind, version, model, value, quality, variants, frame, detail in rows:
+        if not _current(kind, version, model):
+            continue
+        size = len(value)
+        extra = bytes(variants or b"")
+        values.append(
+            SignalValue(
+                kind=kind,
+                version=version,
+                value=bytes(value),
+                quality=quality,
+                variants=tuple(extra[i : i + size] for i in range(0, len(extra), size or 1)),
+                frame=frame,
+                model=model,
+                detail=detail,
+            )
+        )
+    absorb(probe, values, min_pdq_quality)
+    probe.faces.extend(_stored_faces(session, media_id))
+    exif = session.get(Exif, media_id)
+    if exif is not None:
+        probe.exif = ExifFacts(
+            make=exif.make,
+            model=exif.model,
+            body_serial=exif.body_serial,
+            other_serials=dict(exif.other_serials or {}),
+            lens=exif.lens,
+            software=exif.software,
+            taken_at=exif.taken_at,
+            gps_lat=exif.gps_lat,
+            gps_lon=exif.gps_lon,
+        )
+    return probe
+
+
+def _current(kind: str, version: int, model: str) -> bool:
+    """Only values of the kind's present version and model are compared."""
+    try:
+        registered = get(kind)
+    except KeyError:
+        return False
+    return registered.version == version and registered.model == model
+
+
+def _stored_faces(session: Session, media_id: int) -> list[ProbeFace]:
+    kind = get("face")
+    rows = session.execute(
+        select(Face.id, Face.frame, Face.embedding, Face.box_x, Face.box_y, Face.box_w, Face.box_h)
+        .add_columns(Face.person_id, Face.quality)
+        .where(Face.media_id == media_id, Face.model == kind.model)
+        .order_by(Face.id)
+    ).all()
+    faces: list[ProbeFace] = []
+    for face_id, frame, embedding, x, y, w, h, person_id, quality in rows:
+        vector = np.frombuffer(bytes(embedding), dtype=np.float32)
+        faces.append(ProbeFace(frame, vector, [x, y, w, h], face_id, person_id, quality))
+    return faces
+
+
+def describe_probe(probe: Probe) -> dict[str, Any]:
+    """A short account of the query for JSON output."""
+    return {
+        "sha256": probe.sha256.hex() if probe.sha256 else None,
+        "type": probe.media_type,
+        "faces": len(probe.faces),
+        "frames": len({frame for frame, _ in probe.pdq}) if probe.is_video else None,
+        "text": " / ".join(text for _, text in probe.text)[:200] or None,
+    }
