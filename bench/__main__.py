@@ -1,4 +1,6 @@
-"""``make bench``: the ingest benchmark and the PDQ index benchmark, one after the other.
+"""``make bench``: ingest, PDQ index, vector index and per-signal speed, one after the other.
+
+The quality figures (accuracy on the shared corpus) are ``python -m bench.quality``.
 
 ``--quick`` runs small versions of both (a smoke test of the benchmarks themselves, not
 figures to quote); ``--json PATH`` writes every figure to one file.
@@ -38,11 +40,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small runs (smoke test)")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
     args = parser.parse_args(argv)
+    from rich.console import Console
+
     from bench import ingest
 
     results: dict[str, Any] = {"ingest": ingest.run(*(INGEST_QUICK if args.quick else INGEST_FULL))}
     print()
     results["pdq_index"] = _pdq_index(*(PDQ_INDEX_QUICK if args.quick else (None, None)))
+    print()
+    from bench import signal_speed
+    from bench import vector_index as vi
+
+    print("vector index benchmark...")
+    results["vector_index"] = (
+        vi.run_all(vi.QUICK_RUNS, 1, vi.QUICK_CROSSOVER) if args.quick else vi.run_all()
+    )
+    print()
+    print("picture signals: throughput and ingest cost...")
+    speed = signal_speed.run(*((1, 2, 8) if args.quick else (3, 2, 60)))
+    Console().print(signal_speed.table(speed))
+    results["signal_speed"] = speed
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"figures written to {args.json}")

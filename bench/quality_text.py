@@ -10,8 +10,8 @@ Speed is CPU milliseconds per picture in this process (one ONNX Runtime thread, 
 is what a worker spends, and it is steadier than wall time on a shared machine), for the
 corpus text pictures and for the corpus photos (everything outside ``text/``, without the
 100-px camera thumbnails, the orientation copies and the broken files). ``--compare`` adds
-RapidOCR with its own defaults (shorter side scaled up to 736 px, angle classifier on, no
-probe) on the same pictures.
+the same options without the probe, and RapidOCR with its own defaults (shorter side scaled
+up to 736 px, angle classifier on, no probe), on the same pictures.
 
 ``--signs`` measures what the probe costs in recall: sign-like phrases drawn with Pillow's own
 font (sizes 11-24 px) on 26 corpus photos, in three styles (dark on a light plate, light on
@@ -139,6 +139,7 @@ def ocr_accuracy(
         "speed": _speed(corpus, options, repeats),
     }
     if compare:
+        figures["speed_no_probe"] = _speed(corpus, ocr.OcrOptions(probe_side=0), repeats)
         figures["speed_rapidocr_defaults"] = _speed(corpus, None, repeats)
     return figures
 
@@ -283,7 +284,11 @@ def table(figures: dict[str, Any]) -> Any:
     out.add_row(
         "mean char accuracy, full known texts", f"{figures['mean_accuracy_full_texts']:.3f}"
     )
-    for key, name in (("speed", "vident"), ("speed_rapidocr_defaults", "rapidocr defaults")):
+    for key, name in (
+        ("speed", "vident"),
+        ("speed_no_probe", "vident without probe"),
+        ("speed_rapidocr_defaults", "rapidocr defaults"),
+    ):
         if key not in figures:
             continue
         speed = figures[key]

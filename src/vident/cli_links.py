@@ -231,8 +231,8 @@ def text_search(
             out.print(f"no recognised text matches {query!r}")
             return
         table = _table("path", "source", "text", "sha256", title=f"text matching {query!r}")
-        for row in rows:
-            table.add_row(row["path"], row["source"], row["snippet"], row["sha256"][:16])
+        for hit in hits:
+            table.add_row(hit.path or "", hit.source or "", hit.snippet, hit.sha256[:16])
         out.print(table)
 
 

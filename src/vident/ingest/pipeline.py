@@ -372,7 +372,7 @@ def _noop() -> None:
 def _single_threaded() -> bool:
     """Whether this process runs one OS thread (native threads included; Linux only)."""
     try:
-        return len(os.listdir("/proc/self/task")) == 1
+        return sum(1 for _ in Path("/proc/self/task").iterdir()) == 1
     except OSError:
         return False
 

@@ -51,13 +51,26 @@ def text_links(linker: Linker, probe: Probe, limit: int = 50) -> list[Link]:
     session = linker.session
     if probe.media_id is not None:
         hits: list[Any] = list(text_search.shared_text(session, probe.media_id))
+        links = [Link(h.media_id, "text", float(h.score), dict(h.detail)) for h in hits]
     else:
-        query = " ".join(text for _, text in probe.text)
-        hits = list(text_search.shared_text_for(session, query, limit=limit)) if query else []
-    links = [
-        Link(h.media_id, "text", float(h.score), {"text": h.snippet}, getattr(h, "frame", 0))
-        for h in hits
-    ]
+        # A file from outside: each line it shows (a sign, a school name) is a phrase query.
+        links = []
+        for _, text in probe.text:
+            for line in text.splitlines():
+                words = [w for w in line.split() if any(c.isalnum() for c in w)]
+                if len(words) < 2:
+                    continue
+                phrase = " ".join(w.strip("\"'*:-") for w in words)
+                for hit in text_search.search_text(session, phrase, limit=limit):
+                    links.append(
+                        Link(
+                            hit.media_id,
+                            "text",
+                            0.5 + 0.5 * min(1.0, len(words) / 6),
+                            {"text": hit.snippet, "line": line},
+                            hit.frame,
+                        )
+                    )
     return best_per_media(link for link in links if link.media_id != probe.media_id)
 
 

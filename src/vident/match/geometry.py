@@ -34,6 +34,7 @@ from PIL import Image
 
 from vident.media.types import DecodedImage
 from vident.signals.keypoints import (
+    MAX_UPSCALE,
     STORED_POINTS,
     LocalFeatures,
     detect_grey,
@@ -47,6 +48,8 @@ from vident.signals.keypoints import (
 #: number, a stored value and its mirrored variant *are* the query features
 #: (:func:`stored_query_features`).
 QUERY_POINTS: Final = STORED_POINTS
+#: Enlargement allowed for a second feature set of small queries (see :func:`query_features`).
+QUERY_UPSCALE: Final = 8.0
 #: Lowe's ratio: best Hamming distance over second best, below which a match is kept.
 RATIO: Final = 0.8
 #: RANSAC reprojection error, in thousandths of the candidate's longer side.
@@ -63,6 +66,11 @@ MIN_INLIER_RATIO: Final = 0.2
 MIN_DUPLICATE_COVERAGE: Final = 0.6
 #: Fraction of the keypoints in the overlap that must be similarity inliers for a duplicate.
 MIN_DUPLICATE_REPEAT: Final = 0.0
+#: Share of the area spanned by the candidate's keypoints that the inliers must span.
+MIN_DUPLICATE_SPREAD: Final = 0.0
+#: The same two tests for the same scene (other views re-find fewer keypoints).
+MIN_SCENE_REPEAT: Final = 0.0
+MIN_SCENE_SPREAD: Final = 0.0
 #: Largest tilt, in degrees away from a multiple of 90, of a duplicate.
 MAX_DUPLICATE_TILT: Final = 8.0
 #: A same-scene match keeps the similarity if it has this share of the homography's inliers.
@@ -107,13 +115,20 @@ def query_features(
     pixels, width, height = image.pixels, image.width, image.height
     if region is not None:
         pixels, width, height = _crop(image, region)
-    grey, _ = working_grey(pixels)
-    out = [
-        detect_grey(grey, width, height, QUERY_POINTS),
-        detect_grey(
-            np.ascontiguousarray(grey[:, ::-1]), width, height, QUERY_POINTS, mirrored=True
-        ),
-    ]
+    grey, factor = working_grey(pixels)
+    greys = [grey]
+    if factor >= MAX_UPSCALE:
+        # A small query may be a reduced copy of a small stored picture, which was enlarged
+        # up to the limit too: the same content then sits at a scale the stored features
+        # barely cover. Features at up to QUERY_UPSCALE x as well meet it at its own scale.
+        larger, more = working_grey(pixels, QUERY_UPSCALE)
+        if more > factor * 1.2:
+            greys.append(larger)
+    out = []
+    for g in greys:
+        out.append(detect_grey(g, width, height, QUERY_POINTS))
+        mirror = np.ascontiguousarray(g[:, ::-1])
+        out.append(detect_grey(mirror, width, height, QUERY_POINTS, mirrored=True))
     return [f for f in out if len(f)]
 
 
@@ -185,6 +200,8 @@ class Overlap:
     query: float = 0.0
     candidate_points: int = 0
     query_points: int = 0
+    #: Area of the convex hull of the candidate's keypoints in the overlap (pixels).
+    candidate_hull: float = 0.0
 
     def repeat(self, inliers: int) -> float:
         """Inliers over the keypoints either side could have matched in the overlap.
@@ -227,17 +244,23 @@ def measure(query: LocalFeatures, candidate: LocalFeatures) -> Evidence | None:
         sim_tilt=sim_tilt,
         sim_matrix=sim_matrix,
         sim_overlap=sim_overlap,
-        sim_spread=_spread(dst[sim_mask], sim_overlap, candidate),
+        sim_spread=_spread(dst[sim_mask], sim_overlap),
         hom_inliers=int(hom_mask.sum()),
         hom_sane=hom_sane,
         hom_matrix=hom_matrix,
         hom_overlap=hom_overlap,
-        hom_spread=_spread(dst[hom_mask], hom_overlap, candidate),
+        hom_spread=_spread(dst[hom_mask], hom_overlap),
     )
 
 
 def classify(evidence: Evidence, query: LocalFeatures) -> GeometricMatch | None:
-    """Apply the thresholds: a duplicate, the same scene, or nothing."""
+    """Apply the thresholds: a duplicate, the same scene, or nothing.
+
+    Both relations need inliers that are not chance (:data:`MIN_DUPLICATE_INLIERS`,
+    :data:`MIN_SCENE_INLIERS`, :data:`MIN_INLIER_RATIO`), that re-find a share of the
+    keypoints in the overlap (``repeat``) and that span the overlap (``spread``): two
+    different photos of one face in the same pose pass the first test, not the others.
+    """
     e = evidence
     sim_ok = (
         e.sim_matrix is not None
@@ -251,23 +274,29 @@ def classify(evidence: Evidence, query: LocalFeatures) -> GeometricMatch | None:
         and e.sim_tilt <= MAX_DUPLICATE_TILT
         and min(e.sim_overlap.candidate, e.sim_overlap.query) >= MIN_DUPLICATE_COVERAGE
         and e.sim_repeat >= MIN_DUPLICATE_REPEAT
+        and e.sim_spread >= MIN_DUPLICATE_SPREAD
     ):
         return _result("duplicate", e.sim_inliers, e, e.sim_overlap, e.sim_matrix, query)
-    hom_ok = (
+    sim_scene = sim_ok and e.sim_repeat >= MIN_SCENE_REPEAT and e.sim_spread >= MIN_SCENE_SPREAD
+    hom_scene = (
         e.hom_matrix is not None
         and e.hom_sane
         and e.hom_inliers >= MIN_SCENE_INLIERS
         and e.hom_inliers >= MIN_INLIER_RATIO * e.matches
         and min(e.hom_overlap.candidate, e.hom_overlap.query) > 0.0
+        and e.hom_repeat >= MIN_SCENE_REPEAT
+        and e.hom_spread >= MIN_SCENE_SPREAD
     )
     # The similarity when it explains nearly as much: 4 parameters extrapolate to the
     # frame's corners far better than the homography's 8 fitted on a part of the picture.
-    if sim_ok and e.sim_matrix is not None and e.sim_inliers >= SIMPLER_MODEL * e.hom_inliers:
+    if (
+        sim_scene
+        and e.sim_matrix is not None
+        and (not hom_scene or e.sim_inliers >= SIMPLER_MODEL * e.hom_inliers)
+    ):
         return _result("same_scene", e.sim_inliers, e, e.sim_overlap, e.sim_matrix, query)
-    if hom_ok and e.hom_matrix is not None:
+    if hom_scene and e.hom_matrix is not None:
         return _result("same_scene", e.hom_inliers, e, e.hom_overlap, e.hom_matrix, query)
-    if sim_ok and e.sim_matrix is not None:
-        return _result("same_scene", e.sim_inliers, e, e.sim_overlap, e.sim_matrix, query)
     return None
 
 
@@ -394,18 +423,16 @@ def _fit_homography(
     return inlier, _sane(h_unit), _to_pixels(h_unit, qs, cs)
 
 
-def _spread(points: npt.NDArray[np.float32], overlap: Overlap, candidate: LocalFeatures) -> float:
-    """The inliers' convex hull over the overlap's area, in the candidate's frame.
+def _spread(points: npt.NDArray[np.float32], overlap: Overlap) -> float:
+    """The area the inliers span over the area the candidate's keypoints span, both inside
+    the overlap (convex hulls, candidate frame).
 
-    An edited copy agrees everywhere the two pictures overlap; two different photos of a
-    similar subject (the same face in the same pose, the same caption) agree on one small
-    patch of it.
+    An edited copy agrees wherever the candidate has keypoints; two different photos of a
+    similar subject (the same face in the same pose, the same caption) agree on one patch.
     """
-    area = overlap.candidate * candidate.width * candidate.height
-    if len(points) < 3 or area <= 0:
+    if overlap.candidate_hull <= 0:
         return 0.0
-    hull = cv2.convexHull(np.ascontiguousarray(points, np.float32))
-    return float(min(cv2.contourArea(hull) / area, 1.0))
+    return min(_hull_area(points) / overlap.candidate_hull, 1.0)
 
 
 def _sane(h_unit: _F64) -> bool:
@@ -450,30 +477,39 @@ def _overlap(matrix: _F64 | None, query: LocalFeatures, candidate: LocalFeatures
         return Overlap()
     cov_c, in_c = _covered(matrix, query, candidate)
     cov_q, in_q = _covered(inverse, candidate, query)
-    return Overlap(cov_c, cov_q, in_c, in_q)
+    inside = candidate.points[in_c]
+    return Overlap(cov_c, cov_q, int(in_c.sum()), int(in_q.sum()), _hull_area(inside))
 
 
-def _covered(matrix: _F64, source: LocalFeatures, target: LocalFeatures) -> tuple[float, int]:
-    """(fraction of ``target``'s frame covered by ``source``'s, target keypoints inside)."""
+def _hull_area(points: npt.NDArray[np.float32]) -> float:
+    if len(points) < 3:
+        return 0.0
+    return float(cv2.contourArea(cv2.convexHull(np.ascontiguousarray(points, np.float32))))
+
+
+def _covered(matrix: _F64, source: LocalFeatures, target: LocalFeatures) -> tuple[float, _Mask]:
+    """(fraction of ``target``'s frame covered by ``source``'s, which target keypoints lie
+    inside it)."""
+    none = np.zeros(len(target), bool)
     mapped = _apply(matrix, _frame(source.width, source.height))
     if mapped is None:
-        return 0.0, 0
+        return 0.0, none
     poly = mapped.astype(np.float32)
     if not cv2.isContourConvex(poly):
-        return 0.0, 0
+        return 0.0, none
     rect = _frame(target.width, target.height).astype(np.float32)
     area, _ = cv2.intersectConvexConvex(poly, rect)
     fraction = float(min(max(area / (target.width * target.height), 0.0), 1.0))
     return fraction, _inside(target.points, mapped)
 
 
-def _inside(points: npt.NDArray[np.float32], poly: _F64) -> int:
-    """How many points lie inside a convex quadrilateral (either winding)."""
+def _inside(points: npt.NDArray[np.float32], poly: _F64) -> _Mask:
+    """Which points lie inside a convex quadrilateral (either winding)."""
     edges = np.roll(poly, -1, axis=0) - poly
     rel = points[:, None, :].astype(np.float64) - poly[None, :, :]
     cross = edges[None, :, 0] * rel[:, :, 1] - edges[None, :, 1] * rel[:, :, 0]
-    inside = np.all(cross >= 0, axis=1) | np.all(cross <= 0, axis=1)
-    return int(inside.sum())
+    inside: _Mask = np.all(cross >= 0, axis=1) | np.all(cross <= 0, axis=1)
+    return inside
 
 
 def _result(

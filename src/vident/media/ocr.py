@@ -9,22 +9,26 @@ thread, ``.venv/bin/python -m bench.quality_text``):
   milliseconds. When no blob of its probability map clears the detector's own threshold,
   we stop there; only pictures that pass pay for the full detector at
   :attr:`OcrOptions.det_side` and the recogniser. On the corpus photos the probe stops half
-  of them and cuts the median CPU per photo from 244 ms (same settings, no probe) to 90 ms
-  (476 ms with RapidOCR's defaults). The price is small text that the probe misses and the
-  full pass would have read: on 312 generated signs pasted on corpus photos, 84 % instead
-  of 89 % of the words were read at font size 11 px (capitals 8 px high), the same at 14
-  and 18 px, 94 % either way at 24 px. A probe at 320 px costs half as much but reads only
-  72-90 % of those words. Flat, featureless areas (plain colours, smooth gradients) make
-  the detector fire, so such pictures pay for the full pass and get no text from it.
+  of them and cuts the median CPU per photo from 225 ms (same settings, no probe) to 81 ms
+  (420 ms with RapidOCR's defaults; ``--compare``). The price is small text that the probe
+  misses and the full pass would have read: on 312 generated signs pasted on corpus photos
+  (``--signs``), 84 % instead of 89 % of the words were read at font size 11 px (capitals
+  8 px high), the same at 14 and 18 px, 94 % either way at 24 px. A probe at 320 px costs
+  half as much but reads only 72-90 % of those words. Flat, featureless areas (plain
+  colours, smooth gradients) make the detector fire, so such pictures pay for the full pass
+  and get no text from it.
 * **No upscaling.** RapidOCR's default scales the *shorter* side up to 736 px; the decoded
   pictures are already 512-1023 px on the shorter side, so the detector gets them at their
-  own size (capped on the longer side), which roughly halves its cost.
+  own size (capped on the longer side), which halved its cost on generated signs (207
+  against 430 ms CPU per picture without the probe) for a few of the smallest words.
 * **No angle classifier.** It only flips upside-down lines, which signs and screens rarely
   are, and it costs a model run per line.
 * **Models from the wheel only.** Every model path is given explicitly, so RapidOCR never
   takes its "download the default model" branch; a missing file is an error, not a fetch.
 * **Lines below :attr:`OcrOptions.min_score` are dropped**: on textures, hair and foliage the
-  recogniser returns short garbage with low confidence.
+  recogniser returns short garbage, mostly with low confidence (two thirds of the garbage
+  reads on the corpus photos scored 0.3-0.66; real words scored 0.74 and up). Some garbage
+  scores higher ("23R", "ess"): text is evidence to be checked, not a verdict.
 """
 
 from __future__ import annotations

@@ -94,12 +94,14 @@ class LocalFeatures:
         )
 
 
-def working_grey(pixels: Image.Image) -> tuple[npt.NDArray[np.uint8], float]:
+def working_grey(
+    pixels: Image.Image, max_upscale: float = MAX_UPSCALE
+) -> tuple[npt.NDArray[np.uint8], float]:
     """The picture as grey uint8 at the working size, and the factor applied to ``pixels``."""
     grey = pixels.convert("L")
     w, h = grey.size
     factor = max(WORK_SIDE / max(w, h), MIN_SHORT_SIDE / min(w, h))
-    factor = min(factor, MAX_UPSCALE, math.sqrt(MAX_WORK_PIXELS / (w * h)))
+    factor = min(factor, max_upscale, math.sqrt(MAX_WORK_PIXELS / (w * h)))
     size = (max(1, round(grey.width * factor)), max(1, round(grey.height * factor)))
     if size != grey.size:
         method = Image.Resampling.BILINEAR if factor < 1 else Image.Resampling.BICUBIC

@@ -107,7 +107,8 @@ def write_signals(
     signals: Sequence[tuple[int, Any]],
     frames: Sequence[tuple[int, int, float, bool]] = (),
 ) -> None:
-    """Store ``(media_id, SignalValue)`` pairs, frames ``(media_id, seq, ts, keyframe)``, derived rows."""
+    """Store ``(media_id, SignalValue)`` pairs, frames ``(media_id, seq, ts, keyframe)`` and
+    the rows derived from them."""
     if frames:
         rows = [
             {"media_id": m, "seq": seq, "ts": ts, "keyframe": key} for m, seq, ts, key in frames

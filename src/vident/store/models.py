@@ -272,6 +272,12 @@ class Exif(Base):
     """Camera facts of a picture, as columns so they can be searched and linked."""
 
     __tablename__ = "exif"
+    # Camera and place links query by model, by a GPS bounding box and by a time window.
+    __table_args__ = (
+        Index("ix_exif_make_model", "make", "model"),
+        Index("ix_exif_gps", "gps_lat", "gps_lon"),
+        Index("ix_exif_taken_at", "taken_at"),
+    )
 
     media_id: Mapped[int] = mapped_column(
         ForeignKey("media.id", ondelete="CASCADE"), primary_key=True

@@ -6,8 +6,8 @@ Create Date: 2026-11-24 21:40:00
 
 Signals gain ``frame`` (0: the media itself, n: keyframe n of a video), ``model`` and
 ``detail``; the unique key widens to match. Exact lookups move from ``value`` to ``lookup``,
-a copy of short values only, so the index never carries embeddings or keypoint sets. Faces, person candidates, analysts' face links
-and recognised text get tables. Full-text search is native to each backend: an FTS5 table
+a copy of short values only, so the index never carries embeddings or keypoint sets.
+Faces, person candidates, analysts' face links and recognised text get tables. Full-text search is native to each backend: an FTS5 table
 kept in step by triggers on SQLite, a GIN expression index on PostgreSQL.
 """
 
@@ -153,12 +153,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("signal_id", name=op.f("uq_media_text_signal_id")),
     )
     op.create_index("ix_media_text_media_id", "media_text", ["media_id"], unique=False)
+    op.create_index("ix_exif_make_model", "exif", ["make", "model"], unique=False)
+    op.create_index("ix_exif_gps", "exif", ["gps_lat", "gps_lon"], unique=False)
+    op.create_index("ix_exif_taken_at", "exif", ["taken_at"], unique=False)
     statements = SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS
     for statement in statements:
         op.execute(statement)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_exif_taken_at", table_name="exif")
+    op.drop_index("ix_exif_gps", table_name="exif")
+    op.drop_index("ix_exif_make_model", table_name="exif")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS media_text_fts")
     op.drop_index("ix_media_text_media_id", table_name="media_text")
