@@ -7,8 +7,9 @@ Create Date: 2026-11-24 21:40:00
 Signals gain ``frame`` (0: the media itself, n: keyframe n of a video), ``model`` and
 ``detail``; the unique key widens to match. Exact lookups move from ``value`` to ``lookup``,
 a copy of short values only, so the index never carries embeddings or keypoint sets.
-Faces, person candidates, analysts' face links and recognised text get tables. Full-text search is native to each backend: an FTS5 table
-kept in step by triggers on SQLite, a GIN expression index on PostgreSQL.
+Faces, person candidates, analysts' face links and recognised text get tables. Full-text
+search is native to each backend: an FTS5 table kept in step by triggers on SQLite, a GIN
+expression index on PostgreSQL.
 """
 
 from __future__ import annotations
