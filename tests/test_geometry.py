@@ -11,6 +11,7 @@ from PIL import Image
 
 from tests.conftest import CORPUS
 from vident.config import Limits
+from vident.demo.synthetic import photo_like
 from vident.match.geometry import (
     GeometricMatch,
     best_match,
@@ -155,6 +156,14 @@ def test_stored_values_are_the_query_features(original: Image.Image) -> None:
     for a, b in zip(stored, direct, strict=True):
         np.testing.assert_array_equal(a.descriptors, b.descriptors)
         assert np.abs(a.points - b.points).max() < 0.02
+
+
+def test_a_small_query_is_also_seen_enlarged_further() -> None:
+    """A 50-px copy of a 100-px thumbnail: both were enlarged, but not to the same scale."""
+    small = _as_file(photo_like(50, 38, 5))
+    sets = query_features(small)
+    assert [f.mirrored for f in sets] == [False, True, False, True]
+    assert all((f.width, f.height) == (50, 38) for f in sets)
 
 
 def test_nothing_to_match_gives_none(stored: LocalFeatures) -> None:

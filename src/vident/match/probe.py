@@ -27,7 +27,7 @@ from vident.media.exif import read_exif
 from vident.media.image import crop_region, decode_image
 from vident.media.types import DecodedImage, ExifFacts, MediaType
 from vident.signals.base import ImageSignal, SignalValue, VectorSignal
-from vident.signals.keypoints import Keypoints, LocalFeatures
+from vident.signals.keypoints import LocalFeatures
 from vident.signals.registry import get, image_kinds
 from vident.store.models import Exif, Face, Media, Signal
 
@@ -74,11 +74,12 @@ def absorb(probe: Probe, signals: Sequence[SignalValue], min_pdq_quality: int) -
                 variants = b"".join(value.variants) if value.variants else None
                 probe.pdq.append((value.frame, split_variants(value.value, variants)))
         elif value.kind == "keypoints":
-            keypoints = get("keypoints")
-            assert isinstance(keypoints, Keypoints)
-            features = keypoints.unpack(value.value)
-            if len(features):
-                probe.features.append((value.frame, [features]))
+            from vident.match.geometry import stored_query_features
+
+            # The stored value and its mirrored variant: a flipped crop is found too.
+            features = stored_query_features(value.value, b"".join(value.variants))
+            if features:
+                probe.features.append((value.frame, features))
         elif value.kind == "text":
             text = value.value.decode("utf-8", "replace").strip()
             if text:

@@ -11,11 +11,16 @@ box, OpenCV 5.0):
 * **ORB, not SIFT.** OpenCV 5 ships ORB and SIFT in the main module (AKAZE and BRISK moved to
   contrib). On the 640 px working picture ORB takes about 5 ms, SIFT 60-110 ms, and ingest
   must stay at a few tens of ms per picture. ORB's binary descriptors are 32 bytes, SIFT's
-  128 floats. Neither is mirror-invariant, so the *query* side also computes the features of
-  its mirror image (:func:`vident.match.geometry.query_features`); 90-degree turns need
-  nothing, ORB descriptors are steered by the keypoint orientation.
+  128 floats, and ORB alone already finds 98.5% of the corpus edits. 90-degree turns need
+  nothing (ORB descriptors are steered by the keypoint orientation), but no descriptor is
+  mirror-invariant: the value's one variant holds the features of the mirror image, so any
+  stored picture can also be the query of a verification and still find a flipped copy.
+* **500 points.** On a third of the corpus (before the agreement tests) 300 points found
+  96.6% of the edits, 500 and 800 96.8%; 500 keeps a value under 18 KB (36 KB with the
+  mirror variant).
 * **A fixed working size.** The picture is scaled so its longer side is :data:`WORK_SIDE`
-  pixels (small pictures are enlarged, at most :data:`MAX_UPSCALE` times): a resized copy then
+  pixels (small pictures are enlarged, at most :data:`MAX_UPSCALE` times: 2, 3 or 8 found
+  fewer edits of the corpus's 100-px thumbnails than 4): a resized copy then
   yields the same features as its original, a crop of 10% per side is seen 1.25 times larger,
   well inside ORB's 8-level pyramid, and the cost is bounded whatever the input size.
 * **Compact packing.** Coordinates are stored as uint16 fractions of the picture's width and
