@@ -403,25 +403,14 @@ def people_cluster(
 ) -> None:
     """Put faces without a person into person candidates (ingest does this by itself)."""
     with _errors():
-        from vident.cases.people import cluster_new_faces, recluster
+        from vident.cases.people import cluster_configured
 
-        threshold = _face_threshold()
-        run = recluster if again else cluster_new_faces
-        summary = _people_write(ctx, lambda session: run(session, _face_model(), threshold))
+        summary = _people_write(ctx, lambda session: cluster_configured(session, again=again))
         out.print(
             f"{summary.faces} faces: {summary.joined} joined existing people, "
             f"{summary.new_persons} new candidates",
             highlight=False,
         )
-
-
-def _face_threshold() -> float:
-    from vident.signals.face import Face
-    from vident.signals.registry import get
-
-    face = get("face")
-    assert isinstance(face, Face)
-    return face.cluster_similarity
 
 
 @people_app.command("confirm")

@@ -311,6 +311,21 @@ def cluster_new_faces(
     )
 
 
+def cluster_configured(session: Session, *, again: bool = False) -> ClusterSummary:
+    """Cluster the configured face model's faces at that model's own clustering threshold.
+
+    New faces only (what every ingest does), or every face again with ``again``; the one
+    entry point of ingest and ``vident people cluster``.
+    """
+    from vident.signals.face import Face as FaceKind
+    from vident.signals.registry import get
+
+    kind = get("face")
+    assert isinstance(kind, FaceKind)
+    run = recluster if again else cluster_new_faces
+    return run(session, kind.model, kind.cluster_similarity)
+
+
 def recluster(session: Session, model: str, threshold: float = DEFAULT_THRESHOLD) -> ClusterSummary:
     """Rebuild every machine assignment of ``model`` from scratch, keeping every decision.
 

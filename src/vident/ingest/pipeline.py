@@ -29,8 +29,7 @@ from vident.ingest.records import ItemResult, WorkItem
 from vident.ingest.walk import SourceNotFound, measure_source, walk_source
 from vident.ingest.worker import process_batch
 from vident.signals.base import SignalValue
-from vident.signals.face import Face
-from vident.signals.registry import get, image_kinds
+from vident.signals.registry import image_kinds
 from vident.store.db import Store
 from vident.store.derived import write_signals
 from vident.store.models import Source, utcnow
@@ -296,12 +295,10 @@ def _cluster_faces(store: Store, signals: tuple[str, ...]) -> None:
     """New faces join person candidates as soon as they are stored (an incremental step)."""
     if "face" not in signals:
         return
-    from vident.cases.people import cluster_new_faces
+    from vident.cases.people import cluster_configured
 
-    face = get("face")
-    assert isinstance(face, Face)
     with store.session() as session:
-        cluster_new_faces(session, face.model, face.cluster_similarity)
+        cluster_configured(session)
 
 
 def _process(

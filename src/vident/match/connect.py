@@ -31,11 +31,7 @@ def camera_links(linker: Linker, probe: Probe) -> list[Link]:
 
     session = linker.session
     if probe.media_id is not None:
-        found: list[Any] = []
-        found += camera.same_serial(session, probe.media_id)
-        found += camera.same_make_model(session, probe.media_id)
-        found += camera.near_place(session, probe.media_id)
-        found += camera.together(session, probe.media_id)
+        found: list[Any] = camera.camera_links(session, probe.media_id)
     elif probe.exif is not None:
         found = list(camera.camera_links_for_file(probe.exif, session))
     else:

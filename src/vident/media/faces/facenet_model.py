@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -108,19 +109,30 @@ class FacenetModel(FaceModel):
             vectors = l2_normalise(np.concatenate([self._embed(self.crop(rgb, f)) for f in found]))
         except (cv2.error, RuntimeError) as exc:
             raise MediaError(f"face analysis failed: {exc}") from exc
-        faces = [
-            (
-                detected_face(
-                    rgb,
-                    scale,
-                    f.box,
-                    [(float(x), float(y)) for x, y in f.landmarks],
-                    f.score,
-                    scaled_score(f.score, *SCORE_RANGE),
-                ),
-                vector,
-            )
-            for f, vector in zip(found, vectors, strict=True)
-        ]
-        faces.sort(key=lambda item: -(item[0].box[2] * item[0].box[3]))
-        return faces
+        return mtcnn_results(rgb, scale, found, vectors)
+
+
+def mtcnn_results(
+    rgb: RgbArray, scale: float, found: Sequence[RawFace], vectors: npt.NDArray[np.float32]
+) -> FaceResult:
+    """MTCNN detections and their vectors as full-image faces, largest first.
+
+    Shared by every model that detects with MTCNN (FaceNet and user-supplied ONNX embedders),
+    so their boxes, landmarks and quality are the same for the same picture.
+    """
+    faces = [
+        (
+            detected_face(
+                rgb,
+                scale,
+                f.box,
+                [(float(x), float(y)) for x, y in f.landmarks],
+                f.score,
+                scaled_score(f.score, *SCORE_RANGE),
+            ),
+            vector,
+        )
+        for f, vector in zip(found, vectors, strict=True)
+    ]
+    faces.sort(key=lambda item: -(item[0].box[2] * item[0].box[3]))
+    return faces

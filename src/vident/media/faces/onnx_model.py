@@ -24,9 +24,8 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from vident.media.errors import MediaError
 from vident.media.faces.align import ARCFACE_112, warp
 from vident.media.faces.base import FaceModel, FaceResult, RgbArray, l2_normalise, rgb_array
-from vident.media.faces.facenet_model import SCORE_RANGE
+from vident.media.faces.facenet_model import mtcnn_results
 from vident.media.faces.mtcnn import Mtcnn
-from vident.media.faces.quality import detected_face, scaled_score
 from vident.media.types import DecodedImage
 
 
@@ -152,19 +151,4 @@ class OnnxModel(FaceModel):
             raise
         except Exception as exc:  # onnxruntime's own types; ingest must go on regardless
             raise MediaError(f"face model failed: {exc}") from exc
-        faces = [
-            (
-                detected_face(
-                    rgb,
-                    scale,
-                    f.box,
-                    [(float(x), float(y)) for x, y in f.landmarks],
-                    f.score,
-                    scaled_score(f.score, *SCORE_RANGE),
-                ),
-                vector,
-            )
-            for f, vector in zip(found, vectors, strict=True)
-        ]
-        faces.sort(key=lambda item: -(item[0].box[2] * item[0].box[3]))
-        return faces
+        return mtcnn_results(rgb, scale, found, vectors)
