@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DATA ?= demo-data
 
-.PHONY: install demo test lint typecheck pytest bench postgres clean
+.PHONY: install demo test lint typecheck pytest bench postgres fuzz clean
 
 install: $(STAMP)
 
@@ -27,8 +27,8 @@ pytest: install postgres
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 
 typecheck: install
 	$(BIN)/mypy
@@ -38,5 +38,12 @@ test: pytest lint typecheck
 bench: install
 	$(BIN)/python -m bench --json bench-results.json
 
+# Coverage-guided fuzzing (atheris) of the parsers that read seized or imported bytes:
+# FUZZ_SECONDS per target (default 60), one core; exits non-zero when a crash was found.
+# Seeds, corpus and crashing inputs stay in fuzz/work/. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache fuzz/work

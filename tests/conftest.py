@@ -23,6 +23,16 @@ CORPUS = Path(os.environ.get("VIDENT_CORPUS", REPO.parent / "shared" / "corpora"
 _db_counter = itertools.count()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One model cache for the whole run: each test's data directory would otherwise convert
+    the scene model again (seconds each). Tests of the cache set their own."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VIDENT_MODEL_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     with postgres_server() as url:

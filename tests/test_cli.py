@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -148,10 +149,24 @@ def test_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
 
 
 def test_installed_command_runs(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "vident", "--version"], capture_output=True, text=True, check=True
+    """The console script pip installed beside the interpreter works, not only ``-m vident``."""
+    from vident import __version__
+
+    script = Path(sys.executable).parent / "vident"
+    assert script.is_file(), f"no console script at {script}: reinstall the package"
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"vident {__version__}"
+
+    data = tmp_path / "data"
+    init = subprocess.run(
+        [str(script), "--data", str(data), "init"], capture_output=True, text=True
     )
-    assert result.stdout.startswith("vident ")
+    assert init.returncode == 0, init.stderr
+    assert "vident store ready" in init.stdout and (data / "vident.db").is_file()
+    with sqlite3.connect(data / "vident.db") as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"media", "occurrence", "hashset", "alembic_version"} <= tables
 
 
 @pytest.mark.postgres

@@ -173,7 +173,7 @@ def test_scenario_files_are_laid_out_as_designed(generated: Scenario) -> None:
     verdicts = list(s.expected.values())
     assert {v: verdicts.count(v) for v in (KNOWN, NEAR, RELATED, NEW, ERROR)} == {
         KNOWN: 4,
-        NEAR: 7,  # six edited known pictures, one crop of an earlier-case picture
+        NEAR: 8,  # seven edited known pictures (one as HEIC), a crop of an earlier-case one
         RELATED: 2,  # another angle, the same camera body (no faces or videos to generate)
         NEW: 10,
         ERROR: 3,
@@ -184,7 +184,7 @@ def test_scenario_files_are_laid_out_as_designed(generated: Scenario) -> None:
     # Names are neutral and unique; none gives its verdict away.
     names = [p.rsplit("/", 1)[-1] for p in s.expected]
     assert len(set(names)) == len(names)
-    assert all(re.fullmatch(r"IMG_\d{4}\.(jpg|png|mp4)|photo\.jpg", n) for n in names)
+    assert all(re.fullmatch(r"IMG_\d{4}\.(jpg|png|mp4|heic)|photo\.jpg", n) for n in names)
     for path in s.expected:
         item_bytes(s, path)  # every item is where it says
 
@@ -192,7 +192,7 @@ def test_scenario_files_are_laid_out_as_designed(generated: Scenario) -> None:
 def test_hashset_holds_the_reference_pictures(generated: Scenario) -> None:
     rows = hashset_rows(generated)
     assert list(rows[0]) == list(HASHSET_HEADER)
-    assert len(rows) == len(generated.reference) == 13
+    assert len(rows) == len(generated.reference) == 14
     for row, file in zip(rows, generated.reference, strict=True):
         data = file.read_bytes()
         assert row["md5"] == hashlib.md5(data).hexdigest()
@@ -204,6 +204,7 @@ def test_hashset_holds_the_reference_pictures(generated: Scenario) -> None:
 def test_known_items_are_exact_copies_of_reference_pictures(generated: Scenario) -> None:
     known = {row["sha256"] for row in hashset_rows(generated)}
     items = [i for i in generated.items if i.verdict == KNOWN]
+    assert len(items) == 4  # the loop below checks something only if there are items
     for item in items:
         assert item.origin is not None
         data = item_bytes(generated, item.path)
@@ -232,6 +233,7 @@ def test_near_items_are_transformed_known_pictures_within_pdq_threshold(
         "known picture flipped left-right",
         "known picture rotated 90 degrees",
         "known picture greyscale",
+        "known picture saved as HEIC (iPhone format)",
     } <= hows
 
 
@@ -260,7 +262,9 @@ def test_earlier_case_is_written_apart_and_linked_items_point_into_it(
     assert s.earlier_dir.parent == s.data_dir and s.earlier_dir != s.seizure_dir
     assert sorted(p.name for p in s.earlier_dir.iterdir()) == sorted(f.path.name for f in s.earlier)
     assert len(s.earlier) == 4  # a place, a picture to crop, a camera body, a sign
-    for item in (i for i in s.items if i.linked_to == EARLIER_NAME):
+    linked_items = [i for i in s.items if i.linked_to == EARLIER_NAME]
+    assert linked_items  # the crop, the other angle and the camera body, at least
+    for item in linked_items:
         assert item.origin is not None and item.origin.parent == s.earlier_dir, item
         assert "/" not in item.path  # loose, so the printed next steps can name it
     assert {i.verdict for i in s.items if not i.signals} <= {NEW, ERROR}

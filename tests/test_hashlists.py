@@ -254,11 +254,15 @@ def test_read_known_records_text_kind_and_encoding_damage(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="unknown signal kind"):
         read_known_records(path, text_kind="nope", on_error=raise_error)
     damaged = tmp_path / "damaged.csv"
-    damaged.write_bytes(f"md5\n{md5(1)}\n".encode() + b"x" * 70_000 + b"\xff\xfe\n")
+    damaged.write_bytes(
+        f"md5\n{md5(1)}\n".encode() + b"x" * 70_000 + b"\xff\xfe\n" + f"{md5(2)}\n".encode()
+    )
     errors: list[RecordError] = []
     records = list(read_known_records(damaged, on_error=errors.append))
-    assert len(records) == 1
-    assert errors[-1].fatal and "not utf-8-sig text" in str(errors[-1])
+    # The damaged line is rejected by its number; the lines after it are still read.
+    assert [r.origin for r in records] == ["line 2", "line 4"]
+    assert [str(e) for e in errors] == ["line 3: the line is not valid UTF-8 text"]
+    assert not errors[0].fatal
 
 
 _cells = st.text(st.sampled_from('0123456789abcdefABCDEF,;\t"#\n\r x'), max_size=120)
@@ -271,3 +275,72 @@ def test_any_text_only_ever_reports_record_errors(header: str, body: str) -> Non
     more, more_errors = lines(body)
     assert all(isinstance(e, RecordError) for e in errors + more_errors)
     assert all(record.hashes for record in records + more)
+
+
+# --- bounded lines and cells, text that does not decode ----------------------------------
+
+
+def test_over_long_lines_are_rejected_and_line_numbers_stay_true() -> None:
+    text = (
+        f"md5,comment\r\n{md5(1)},{'a' * 65}\r\n"  # 98 characters: fits a limit of 98
+        f"{md5(2)},{'b' * 66}\r\n"  # one too many
+        f"{md5(3)},c\r\n"
+    )
+    errors: list[RecordError] = []
+    records = list(read_delimited(io.StringIO(text, newline=""), errors.append, max_line=98))
+    assert [r.origin for r in records] == ["line 2", "line 4"]
+    assert [str(e) for e in errors] == ["line 3: the line is longer than 98 characters"]
+    errors = []
+    plain = f"{md5(1)}\n{'f' * 500}\n\n{md5(3)}\n"
+    records = list(read_hex_lines(io.StringIO(plain), None, errors.append, max_line=40))
+    assert [r.origin for r in records] == ["line 1", "line 4"]
+    assert [str(e) for e in errors] == ["line 2: the line is longer than 40 characters"]
+
+
+def test_a_quoted_cell_over_too_many_lines_rejects_only_its_row() -> None:
+    cell = '"' + "x\n" * 200 + '"'
+    text = f"md5,comment\n{md5(1)},a\n{md5(2)},{cell}\n{md5(3)},b\n"
+    errors: list[RecordError] = []
+    records = list(read_delimited(io.StringIO(text, newline=""), errors.append, max_line=100))
+    assert [r.origin for r in records] == ["line 2", "line 204"]
+    assert [str(e) for e in errors] == ["line 3: the row is longer than 100 characters"]
+
+
+def test_a_cell_longer_than_the_field_limit_rejects_its_row() -> None:
+    errors: list[RecordError] = []
+    text = f"md5,comment\n{md5(1)},{'c' * 32}\n{md5(2)},{'c' * 33}\n"
+    records = list(read_delimited(io.StringIO(text, newline=""), errors.append, max_field=32))
+    assert [r.comment for r in records] == ["c" * 32]
+    assert [str(e) for e in errors] == ["line 3: a field is longer than 32 characters"]
+
+
+def test_a_line_that_does_not_decode_is_rejected_in_any_encoding(tmp_path: Path) -> None:
+    # UTF-16 with a lone surrogate code unit on line 3.
+    path = tmp_path / "utf16.csv"
+    lines = ["md5,comment\n", f"{md5(1)},a\n", f"{md5(2)},X\n", f"{md5(3)},b\n"]
+    encoded = "".join(lines).encode("utf-16-le").replace("X".encode("utf-16-le"), b"\x00\xd8")
+    path.write_bytes(b"\xff\xfe" + encoded)
+    errors: list[RecordError] = []
+    records = list(read_known_records(path, on_error=errors.append))
+    assert [r.origin for r in records] == ["line 2", "line 4"]
+    assert [str(e) for e in errors] == ["line 3: the line is not valid UTF-16 text"]
+    # A header that does not decode: nothing can be read, and that is said once.
+    header = tmp_path / "header.csv"
+    header.write_bytes(b"md5,c" + b"x" * 70_000 + b"\xff\n" + f"{md5(1)},y\n".encode())
+    errors = []
+    assert list(read_known_records(header, on_error=errors.append)) == []
+    assert [(str(e), e.fatal) for e in errors] == [
+        ("line 1: the line is not valid UTF-8 text", True)
+    ]
+
+
+def test_sizes_beyond_64_bits_and_huge_numbers_are_record_errors() -> None:
+    text = (
+        f"md5,size\n{md5(1)},{2**63 - 1}\n{md5(2)},{2**63}\n{md5(3)},{'9' * 5000}\n{md5(4)},1e3\n"
+    )
+    records, errors = delimited(text)
+    assert [r.media_size for r in records] == [2**63 - 1]
+    assert [e.origin for e in errors] == ["line 3", "line 4", "line 5"]
+    assert "too large (more than 2^63 - 1)" in str(errors[0])
+    assert "too large or not an integer" in str(errors[1]) and len(str(errors[1])) < 200
+    assert "not an integer" in str(errors[2])

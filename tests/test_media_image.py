@@ -250,10 +250,32 @@ def test_limit_applies_to_ordinary_pictures_too() -> None:
     assert decode_image(data, Limits(max_pixels=20_000)).width == 200
 
 
-def test_large_limit_is_honoured_beyond_pillows_default() -> None:
-    # Pillow refuses > 2 x 89.5 MP by default; the configured limit decides instead.
-    decode_image(encode(photo_like(40, 30), "PNG"), Limits(max_pixels=500_000_000))
-    assert Image.MAX_IMAGE_PIXELS == 500_000_000
+PILLOW_DEFAULT_MAX_PIXELS = 89_478_485  # Pillow refuses twice this as a decompression bomb
+
+
+def _flat_jpeg(width: int, height: int) -> bytes:
+    """A one-colour greyscale JPEG of real, large dimensions: a few MB, built in under a second."""
+    return encode(Image.new("L", (width, height), 128), "JPEG", quality=50)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_large_limit_is_honoured_beyond_pillows_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real 192 MP picture, which Pillow's own default would refuse, is decoded.
+
+    Pillow's limit is a process-wide global that earlier tests may have raised: it is put
+    back to Pillow's default first, so only vident's own configured limit can let it through.
+    """
+    data = _flat_jpeg(16_000, 12_000)  # 192 MP: over 2 x Pillow's default, under vident's 200 MP
+    assert 2 * PILLOW_DEFAULT_MAX_PIXELS < 16_000 * 12_000
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", PILLOW_DEFAULT_MAX_PIXELS)
+    decoded = decode_image(data, Limits())
+    assert (decoded.width, decoded.height) == (16_000, 12_000)
+    assert max(decoded.pixels.size) <= 2_000  # drafted, never the full 192 MP in memory
+    assert (np.asarray(decoded.pixels) == 128).all()
+
+    over = _flat_jpeg(16_000, 13_000)  # 208 MP: over vident's default limit of 200 MP
+    with pytest.raises(MediaError, match="16000x13000 pixels, over the limit of 200000000"):
+        decode_image(over, Limits())
 
 
 def test_truncated_jpeg_is_an_error_and_the_global_flag_untouched() -> None:

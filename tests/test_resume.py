@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import write_jpeg
+from tests.conftest import transformed, write_jpeg
 
 FILES = 80
 
@@ -96,6 +96,8 @@ def test_sigkill_then_rerun_finishes_without_redoing_or_duplicating(tmp_path: Pa
     report = json.loads(triage.stdout)
     assert report["counts"] == {"known": 0, "near": 0, "related": 0, "new": FILES, "error": 0}
     # The index caught up with what the killed run committed but never saved.
-    found = _vident(data, "search", str(seizure / "000.jpg"), "--format", "json")
+    # A grey copy has no exact twin: only the PDQ index can find its original.
+    grey = transformed(seizure / "000.jpg", tmp_path / "query" / "grey.jpg", "grey")
+    found = _vident(data, "search", str(grey), "--format", "json")
     matches = json.loads(found.stdout)["matches"]
-    assert {m["signal"] for m in matches} >= {"sha256", "pdq"}
+    assert "pdq" in {m["signal"] for m in matches}

@@ -135,10 +135,23 @@ def test_unwritable_cache_still_embeds(tmp_path: Path, monkeypatch: pytest.Monke
     assert not loaded.path.exists()
 
 
-def test_cache_folder_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_folder_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The model cache is the settings' one: inside the data directory unless configured."""
+    from vident.config import Settings
+    from vident.media.runtime import keep_inside
+
     monkeypatch.delenv(effnet.CACHE_ENV, raising=False)
-    assert effnet.cache_dir() == Path.home() / ".cache" / "vident" / "models"
+    monkeypatch.delenv("VIDENT_DATA", raising=False)
+    assert effnet.cache_dir() == (Path("vident-data") / "models").resolve()
+    monkeypatch.setenv("VIDENT_DATA", str(tmp_path / "elsewhere"))
+    assert effnet.cache_dir() == tmp_path / "elsewhere" / "models"
     monkeypatch.setenv(effnet.CACHE_ENV, "/srv/models")
+    assert effnet.cache_dir() == Path("/srv/models")
+    undo = keep_inside(Settings(data=tmp_path / "data", model_cache=None))
+    try:
+        assert effnet.cache_dir() == tmp_path / "data" / "models"
+    finally:
+        undo()
     assert effnet.cache_dir() == Path("/srv/models")
 
 

@@ -533,3 +533,75 @@ def test_any_input_only_ever_reports_record_errors(data: bytes) -> None:
     records, errors = read_text(data)
     assert all(isinstance(error, RecordError) for error in errors)
     assert all(record.hashes for record in records)
+
+
+# --- hostile tokens reject their Media only ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        ('"MediaSize": 9223372036854775808', "MediaSize is too large"),
+        ('"MediaSize": ' + "1" * 100_000, "a number longer than 1000 characters"),
+        ('"Score": -' + "1" * 5_000 + ".5e7", "a number longer than 1000 characters"),
+        ('"Deep": ' + "[" * 10_000 + "]" * 10_000, "nested deeper than 64 levels"),
+        ('"Deep": ' + '{"a":' * 100 + "1" + "}" * 100, "nested deeper than 64 levels"),
+        ('"Comments": "\\ud800"', "Comments: text with an escaped lone surrogate"),
+        ('"Comments": "x\\udfff"', "Comments: text with an escaped lone surrogate"),
+        ('"Comments": "' + "c" * 70_000 + '"', "Comments: a text value longer than 65536"),
+        ('"' + "k" * 70_000 + '": 1', "a text value longer than 65536 bytes"),
+        ('"MediaFiles": [{"FileName": "\\udc00"}]', "FileName: text with an escaped lone"),
+    ],
+)
+def test_a_hostile_value_rejects_its_media_and_reading_goes_on(field: str, reason: str) -> None:
+    bad = '{"MD5": "' + md5(2).hex() + '", ' + field + "}"
+    good = [json.dumps({"MD5": md5(n).hex()}) for n in (1, 3)]
+    in_case = '{"CaseID": "c", "Media": [' + ", ".join([good[0], bad, good[1]]) + "]}"
+    for value, origin in (
+        (in_case, "value[0].Media[1]"),
+        (", ".join([good[0], bad, good[1]]), "value[1]"),
+    ):
+        records, errors = read_text(f'{{"@odata.context": "{CTX_US}", "value": [{value}]}}')
+        assert [r.hashes["md5"] for r in records] == [md5(1), md5(3)]
+        assert [e.origin for e in errors] == [origin] and not errors[0].fatal
+        assert reason in errors[0].reason, errors[0]
+        assert len(str(errors[0])) < 200
+
+
+def test_bytes_that_are_not_utf8_reject_their_media() -> None:
+    media = ", ".join(json.dumps({"MD5": md5(n).hex(), "Comments": "ok"}) for n in range(3))
+    data = doc("@odata.context", CTX_US, []).replace("[]", f"[{media}]").encode()
+    cut = data.index(b'"ok"', data.index(md5(1).hex().encode()))
+    records, errors = read_text(data[:cut] + b'"o\xc3\x28"' + data[cut + 4 :])
+    assert [r.hashes["md5"] for r in records] == [md5(0), md5(2)]
+    assert [str(e) for e in errors] == ["value[1]: Comments: text that is not valid UTF-8"]
+
+
+def test_a_media_larger_than_the_record_limit_is_rejected() -> None:
+    media = [
+        {"MD5": md5(1).hex(), "Tags": ["t"] * 10},
+        {"MD5": md5(2).hex(), "Tags": ["t"] * 1000},
+        {"MD5": md5(3).hex(), **{f"F{i}": i for i in range(1000)}},
+    ]
+    for value, origins in (
+        ([{"CaseID": "c", "Media": media}], ["value[0].Media[1]", "value[0].Media[2]"]),
+        (media, ["value[1]", "value[2]"]),
+    ):
+        errors: list[RecordError] = []
+        data = doc("@odata.context", CTX_US, value).encode()
+        records = list(read_vics(io.BytesIO(data), errors.append, max_record=4000))
+        assert [r.hashes["md5"] for r in records] == [md5(1)]
+        assert [e.origin for e in errors] == origins
+        assert {e.reason for e in errors} == {"the Media is larger than 4000 characters"}
+
+
+def test_parser_errors_read_as_text() -> None:
+    _, errors = read_text('{"@odata.context": "x", "value": [{"MD5": 12x}]}')
+    assert errors[0].fatal and "b'" not in str(errors[0])
+    assert "malformed JSON in or after this: lexical error" in str(errors[0])
+
+
+def test_header_of_a_hostile_file(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    path.write_text('{"x": ' + "9" * 100_000 + ', "@odata.context": "' + CTX_US + '", "value": []}')
+    assert read_vics_header(path).scheme == "US"

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from pydantic import ValidationError
+from rich.text import Text
 
 from vident import __version__
+from vident.cli_text import LiteralConsole, LiteralTable, literal, visible
 from vident.config import Settings
 
 app = typer.Typer(
@@ -38,8 +39,10 @@ app.add_typer(hashset_app, name="hashset")
 app.add_typer(index_app, name="index")
 app.add_typer(export_app, name="export")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Every string printed is data (file names are chosen by whoever made the evidence): shown
+# literally, control characters visible; style goes through rich.text.Text.
+out = LiteralConsole(soft_wrap=True, emoji=False)
+err = LiteralConsole(stderr=True, soft_wrap=True, emoji=False)
 
 
 class Format(StrEnum):
@@ -57,9 +60,16 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 1."""
 
 
-def _table(*columns: str, title: str | None = None) -> Table:
-    """A table whose cells wrap rather than cut hashes and paths short."""
-    table = Table(title=title)
+#: The settings of the command being run (set once the global options are read).
+_active: dict[str, Settings] = {}
+
+#: The largest id the store can hold (a signed 64-bit integer on both backends).
+MAX_ID = 2**63 - 1
+
+
+def _table(*columns: str, title: str | None = None) -> LiteralTable:
+    """A table whose cells wrap rather than cut hashes and paths short, and show text as is."""
+    table = LiteralTable(title=literal(title) if title is not None else None)
     for column in columns:
         table.add_column(column, overflow="fold")
     return table
@@ -91,28 +101,95 @@ def _main(
         overrides["data"] = data
     if db is not None:
         overrides["db"] = db
-    ctx.obj = Settings(**overrides)
+    ctx.obj = _load_settings(overrides)
+    from vident.media.runtime import keep_inside
+
+    ctx.call_on_close(keep_inside(ctx.obj))  # nothing written outside the data directory
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``message`` as the one line of a failed command and exit with status 1."""
+    err.print(Text("error:", style="bold red"), message)
+    raise typer.Exit(1)
+
+
+def _load_settings(overrides: dict[str, Any]) -> Settings:
+    """The settings from the options and ``VIDENT_`` environment, or one line naming the bad one."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        _fail(_invalid_setting(exc, overrides))
+    if settings.data.exists() and not settings.data.is_dir():
+        _fail(
+            f"the data directory {settings.data} is a file: give a directory with --data "
+            "or VIDENT_DATA"
+        )
+    _active["settings"] = settings
+    return settings
+
+
+def _invalid_setting(exc: ValidationError, overrides: dict[str, Any]) -> str:
+    """Which option or environment variable holds a bad value, and why it is bad."""
+    problem = exc.errors()[0]
+    field = str(problem["loc"][0]) if problem["loc"] else "?"
+    given = problem.get("input")
+    if field in overrides:
+        where = f"--{field} {given!r}"
+    else:
+        where = (
+            f"VIDENT_{field.upper()}={given!r}"
+            if isinstance(given, str)
+            else f"VIDENT_{field.upper()}"
+        )
+    return f"{where} is not valid ({problem['msg']}): correct it or unset it"
+
+
+def _current_settings() -> Settings | None:
+    """The settings of the command being run, for error messages that name its store or disk."""
+    return _active.get("settings")
+
+
+def _os_failure(exc: OSError) -> str:
+    """One line for a failed read or write: the file and the system's reason."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        settings = _current_settings()
+        if exc.filename:
+            where = Path(exc.filename).parent
+        else:
+            where = settings.data.absolute() if settings is not None else Path.cwd()
+        return f"no space left on device in {where}: free space and run the same command again"
+    reason = exc.strerror or exc.__class__.__name__
+    return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn every expected failure into one clear line and exit status 1."""
-    from sqlalchemy.exc import OperationalError
+    """Turn every expected failure into one clear line and exit status 1.
+
+    Failures of the store, of the disk and of numbers too large for the store are mapped here,
+    once, rather than where they happen; what is committed stays committed, so the line can
+    always end with what to do next.
+    """
+    from sqlalchemy.exc import DBAPIError
 
     from vident.exchange.records import RecordError
     from vident.ingest.lock import DataDirBusy
     from vident.ingest.walk import SourceNotFound
-    from vident.store.db import StoreError
+    from vident.store.db import StoreError, store_failure
 
     try:
         yield
     except (CliError, StoreError, SourceNotFound, DataDirBusy, RecordError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        err.print(f"[bold red]error:[/] cannot use the store: {reason}", highlight=False)
-        raise typer.Exit(1) from None
+        _fail(str(exc))
+    except DBAPIError as exc:
+        settings = _current_settings()
+        _fail(store_failure(exc, settings.database_url if settings is not None else None))
+    except OSError as exc:
+        _fail(_os_failure(exc))
+    except OverflowError:
+        _fail(f"a number given is too large: ids go up to {MAX_ID}")
     except KeyboardInterrupt:
         err.print("interrupted: committed work is kept; run the same command again to resume")
         raise typer.Exit(130) from None
@@ -147,6 +224,38 @@ def _signal_names(text: str) -> tuple[str, ...]:
         raise CliError(str(exc)) from None
 
 
+def _named(option: str, value: str) -> str:
+    """Refuse an empty or blank name: it would make a source nobody can tell apart or type."""
+    if not value.strip():
+        raise CliError(f"{option} is empty: give a name (a seizure, exhibit or case)")
+    return value
+
+
+def _check_destination(output: Path) -> None:
+    if output.is_dir():
+        raise CliError(f"{output} is a directory: give the path of a file to write")
+    if not output.parent.is_dir():
+        raise CliError(f"the folder {output.parent} does not exist: create it or write elsewhere")
+
+
+def _write_file(output: Path, write: Callable[[TextIO], int]) -> int:
+    """Write ``output`` through a ``.part`` file moved over it at the end.
+
+    A failed or interrupted write removes the ``.part`` file: the output is either complete
+    or not there (an earlier complete file stays as it was).
+    """
+    _check_destination(output)
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            count = write(handle)
+        tmp.replace(output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
 def _thresholds(settings: Settings) -> dict[str, int]:
     return {"pdq": settings.pdq_threshold}
 
@@ -158,9 +267,9 @@ def init(ctx: typer.Context) -> None:
     with _errors():
         from vident.store.db import Store, upgrade
 
+        store = Store(settings.database_url)  # a bad URL is refused before anything is made
         settings.data.mkdir(parents=True, exist_ok=True)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.database_url)
         upgrade(store.engine)
         where = store.engine.url.render_as_string(hide_password=True)
         out.print(f"vident store ready: {where}; data directory {settings.data}")
@@ -183,7 +292,7 @@ def _byte_progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[in
     )
 
     columns = (
-        TextColumn(label),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -191,7 +300,7 @@ def _byte_progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[in
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err) as progress:
-        task = progress.add_task(label, total=max(total, 1))
+        task = progress.add_task(visible(label), total=max(total, 1))
         yield lambda count: progress.advance(task, count)
 
 
@@ -206,32 +315,39 @@ def hashset_import(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Import known hashes (CSV/TSV with a header, a plain list, or Project VIC VICS JSON)."""
+    """Import known hashes (CSV/TSV with a header, a plain list, or Project VIC VICS JSON).
+
+    Bad records are rejected one by one (the first few shown with their line or record) and the
+    rest imported. A file that cannot be read past a point ends with one error line and leaves
+    the set marked incomplete; run the same import again after an interruption to finish it.
+    """
     settings = _settings(ctx)
     with _errors():
         from vident.exchange.hashlists import detect_format, read_known_records
-        from vident.exchange.records import RecordError
         from vident.ingest.lock import writer_lock
-        from vident.store.hashsets import ImportSummary, import_records
+        from vident.store.hashsets import ImportSummary, check_name, import_records
 
         if not file.is_file():
             raise CliError(f"{file} is not a file")
+        check_name(name)
         store = _store(settings)
         summary = ImportSummary(hashset=name)
-
-        def on_error(error: RecordError) -> None:
-            summary.errors += 1
-            if len(summary.error_samples) < 5:
-                summary.error_samples.append(str(error))
-
         file_format = detect_format(file)
         with writer_lock(settings.data):
             with _byte_progress(
                 f"import {file.name} ({file_format})", file.stat().st_size, quiet
             ) as on_bytes:
-                records = read_known_records(
-                    file, text_kind=kind, on_error=on_error, on_bytes=on_bytes
-                )
+                try:
+                    records = read_known_records(
+                        file,
+                        text_kind=kind,
+                        on_error=summary.reject,
+                        on_bytes=on_bytes,
+                        max_line=settings.max_hashset_line,
+                        max_field=settings.max_hashset_field,
+                    )
+                except ValueError as exc:  # an unknown --kind
+                    raise CliError(str(exc)) from None
                 import_records(
                     store,
                     name,
@@ -249,11 +365,19 @@ def hashset_import(
         )
         for sample in summary.error_samples:
             err.print(f"  rejected: {sample}", highlight=False)
+        unshown = summary.errors - len(summary.error_samples)
+        if unshown:
+            err.print(f"  ... and {unshown} more rejected", highlight=False)
+        if summary.fatal is not None:
+            raise CliError(
+                f"{summary.fatal}; hash set {name!r} is incomplete: what came before is kept, "
+                "mend the file and run the same import again"
+            )
 
 
 @hashset_app.command("list")
 def hashset_list(ctx: typer.Context) -> None:
-    """List the hash sets and their sizes."""
+    """List the hash sets, their sizes and whether their last import finished."""
     settings = _settings(ctx)
     with _errors():
         from sqlalchemy import func, select
@@ -261,16 +385,29 @@ def hashset_list(ctx: typer.Context) -> None:
         from vident.store.models import HashSet, HashSetEntry
 
         store = _store(settings)
-        table = _table("name", "entries", "format", "origin")
+        table = _table("name", "entries", "format", "status", "origin")
+        shown_status = {
+            "complete": "complete",
+            "importing": "incomplete (import running or interrupted; run the same import again)",
+            "incomplete": "incomplete (the file could not be read to its end)",
+        }
         with store.reader() as session:
             rows = session.execute(
-                select(HashSet.name, func.count(HashSetEntry.id), HashSet.format, HashSet.origin)
+                select(
+                    HashSet.name,
+                    func.count(HashSetEntry.id),
+                    HashSet.format,
+                    HashSet.status,
+                    HashSet.origin,
+                )
                 .outerjoin(HashSetEntry, HashSetEntry.hashset_id == HashSet.id)
                 .group_by(HashSet.id)
                 .order_by(HashSet.name)
             )
-            for name, count, fmt, origin in rows:
-                table.add_row(name, str(count), fmt or "", origin or "")
+            for name, count, fmt, status, origin in rows:
+                table.add_row(
+                    name, str(count), fmt or "", shown_status.get(status, status), origin or ""
+                )
         out.print(table)
 
 
@@ -299,6 +436,9 @@ def ingest(
         from vident.ingest.pipeline import ingest_source
         from vident.progress import RichProgress
 
+        _named("--source", source)
+        if case is not None:
+            _named("--case", case)
         kinds = _signal_names(signals) if signals is not None else _signal_names(settings.signals)
         store = _store(settings)
         progress = None if quiet else RichProgress(err)
@@ -323,6 +463,8 @@ def ingest(
         )
         for item_path, reason in summary.error_samples[:10]:
             err.print(f"  error: {item_path}: {reason}", highlight=False)
+        for note in summary.notes:
+            err.print(f"  note: {note}", highlight=False)
         err.print(f"next: vident triage --source {source}", highlight=False)
 
 
@@ -340,6 +482,7 @@ def triage(
         from vident.match.triage import VERDICT_ORDER, triage_source
         from vident.store.sources import get_source
 
+        _named("--source", source)
         store = _store(settings)
         with store.reader() as session:
             indexes = open_indexes(session, settings)
@@ -383,7 +526,7 @@ def triage(
             if item.error and item.reasons:
                 reason += f" (also: {item.error})"
             table.add_row(
-                f"[{styles[item.verdict.value]}]{item.verdict.value}[/]",
+                literal(item.verdict.value, styles[item.verdict.value]),
                 item.path,
                 item.type,
                 reason,
@@ -430,29 +573,34 @@ def search(
     file: Annotated[Path, typer.Argument(help="A picture or any file.")],
     fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
 ) -> None:
-    """What the store knows about one file: exact and near matches and where they were seen."""
+    """What the store knows about one file: exact, near and linked matches, where they were seen."""
     settings = _settings(ctx)
     with _errors():
+        from vident.index.catalog import open_indexes
         from vident.ingest.pipeline import limits_of
+        from vident.match.links import Linker
         from vident.match.search import search_file
 
         if not file.is_file():
             raise CliError(f"{file} is not a file")
         store = _store(settings)
-        indexes = _indexes(settings, store)
         with store.reader() as session:
-            result = search_file(session, file, indexes, _thresholds(settings), limits_of(settings))
+            linker = Linker(session, open_indexes(session, settings), settings)
+            result = search_file(session, file, linker, limits_of(settings))
         if fmt is OutFormat.json:
             json.dump(result.as_dict(), sys.stdout, indent=1)
             sys.stdout.write("\n")
             return
-        out.print(f"{file}: {result.type}, sha256 {result.sha256 or '-'}", highlight=False)
+        out.print(
+            f"{file}: {result.type}, sha256 {result.sha256 or '-'}, {result.verdict}",
+            highlight=False,
+        )
         if result.error:
             out.print(f"  could not be fully read: {result.error}", highlight=False)
         if not result.matches:
             out.print("  no match: this file is new to the store")
             return
-        table = _table("signal", "distance", "matched", "category", "series", "seen at")
+        table = _table("signal", "distance", "score", "matched", "category", "series", "seen at")
         rows: dict[tuple[Any, ...], list[Any]] = {}
         for match in result.matches:  # one row per target and distance, naming every signal
             r = match.reason
@@ -460,9 +608,18 @@ def search(
             rows.setdefault(key, []).append(match)
         for (hashset, media, distance, category, series), group in rows.items():
             signals = "+".join(m.reason.signal for m in group)
+            score = next((m.reason.score for m in group if m.reason.score is not None), None)
             matched = f"hash set {hashset}" if hashset else f"media {media}"
-            seen = "\n".join(f"{s}: {p}" for s, p in group[0].occurrences[:5])
-            table.add_row(signals, str(distance), matched, category or "", series or "", seen)
+            seen = Text("\n").join(literal(f"{s}: {p}") for s, p in group[0].occurrences[:5])
+            table.add_row(
+                signals,
+                str(distance),
+                f"{score:.3f}" if score is not None else "",
+                matched,
+                category or "",
+                series or "",
+                seen,
+            )
         out.print(table)
 
 
@@ -492,16 +649,17 @@ def export_vics(
         from vident.exchange.export import export_source
         from vident.store.sources import get_source
 
+        _named("--source", source)
+        to_stdout = str(output) == "-"
+        if not to_stdout:  # a bad destination is refused before any work is done
+            _check_destination(output)
         store = _store(settings)
         with store.reader() as session:
             src = get_source(session, source)
-            if str(output) == "-":
+            if to_stdout:
                 count = export_source(session, src, sys.stdout)
             else:
-                tmp = output.with_name(output.name + ".part")
-                with tmp.open("w", encoding="utf-8") as handle:
-                    count = export_source(session, src, handle)
-                tmp.replace(output)
+                count = _write_file(output, lambda handle: export_source(session, src, handle))
         err.print(f"exported {count} media of {source!r} to {output}", highlight=False)
 
 

@@ -13,9 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from vident.cli import (
+    MAX_ID,
     CliError,
     OutFormat,
     _errors,
+    _named,
     _settings,
     _signal_names,
     _store,
@@ -252,6 +254,7 @@ def signals_compute(
         from vident.ingest.pipeline import compute_signals
         from vident.progress import RichProgress
 
+        _named("--source", source)
         kinds = _signal_names(signals)
         store = _store(settings)
         summary = compute_signals(
@@ -321,6 +324,13 @@ def people(
         out.print("next: vident people show PERSON; confirm, split, merge, reject, move, label")
 
 
+def _ids(what: str, *ids: int) -> None:
+    """Refuse ids the store cannot hold (64-bit signed) before a query trips over them."""
+    for value in ids:
+        if not 0 < value <= MAX_ID:
+            raise CliError(f"no {what} {value}: {what} ids run from 1 to {MAX_ID}")
+
+
 def _face_model() -> str:
     from vident.signals.registry import get
 
@@ -361,6 +371,8 @@ def people_show(
 
         from vident.cases.people import person_faces
         from vident.match.links import describe_media
+
+        _ids("person", person)
 
         store = _store(settings)
         with store.reader() as session:
@@ -421,6 +433,8 @@ def people_confirm(
     with _errors():
         from vident.cases.people import confirm
 
+        _ids("person", person)
+
         _people_write(ctx, lambda session: confirm(session, person, _actor(actor)))
         out.print(f"person {person} confirmed")
 
@@ -434,6 +448,8 @@ def people_merge(
     """These candidates are one person."""
     with _errors():
         from vident.cases.people import merge
+
+        _ids("person", *persons)
 
         if len(persons) < 2:
             raise CliError("merge needs two or more person ids")
@@ -452,6 +468,9 @@ def people_split(
     with _errors():
         from vident.cases.people import split
 
+        _ids("person", person)
+        _ids("face", *faces)
+
         new = _people_write(ctx, lambda session: split(session, person, faces, _actor(actor)).id)
         out.print(f"faces {' '.join(map(str, faces))} now form person {new}")
 
@@ -463,6 +482,8 @@ def people_reject(
     """FACE is not a usable face (a false detection, a poster): it joins no person."""
     with _errors():
         from vident.cases.people import reject_face
+
+        _ids("face", face)
 
         _people_write(ctx, lambda session: reject_face(session, face, _actor(actor)))
         out.print(f"face {face} rejected")
@@ -479,6 +500,9 @@ def people_move(
     with _errors():
         from vident.cases.people import move_face
 
+        _ids("face", face)
+        _ids("person", person)
+
         _people_write(ctx, lambda session: move_face(session, face, person, _actor(actor)))
         out.print(f"face {face} moved to person {person}")
 
@@ -492,6 +516,8 @@ def people_label(
     """Give PERSON the analyst's label (a victim or offender code, a name once identified)."""
     with _errors():
         from vident.cases.people import label
+
+        _ids("person", person)
 
         _people_write(ctx, lambda session: label(session, person, text or None))
         out.print(f"person {person} labelled {text!r}")

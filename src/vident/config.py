@@ -23,26 +23,28 @@ class Limits(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDENT_", extra="ignore")
 
     max_pixels: int = Field(
-        default=200_000_000, description="Largest image (width x height) that is decoded."
+        default=200_000_000, gt=0, description="Largest image (width x height) that is decoded."
     )
     max_file_bytes: int = Field(
-        default=4 * 1024**3, description="Largest single file or archive member that is read."
+        default=4 * 1024**3, gt=0, description="Largest single file or archive member that is read."
     )
     max_archive_depth: int = Field(
-        default=4, description="How deep archives nested inside archives are opened."
+        default=4, ge=0, description="How deep archives nested inside archives are opened."
     )
     max_archive_members: int = Field(
-        default=100_000, description="Most members read from one archive."
+        default=100_000, gt=0, description="Most members read from one archive."
     )
     max_archive_total_bytes: int = Field(
-        default=16 * 1024**3, description="Most uncompressed bytes read from one archive."
+        default=16 * 1024**3, gt=0, description="Most uncompressed bytes read from one archive."
     )
     max_compression_ratio: float = Field(
         default=200.0,
+        gt=0,
         description="Largest uncompressed/compressed ratio of an archive member (zip bombs).",
     )
     ratio_check_min_bytes: int = Field(
         default=1024 * 1024,
+        ge=0,
         description="Members smaller than this are not checked against the ratio limit.",
     )
 
@@ -56,10 +58,16 @@ class Settings(Limits):
         description="SQLAlchemy URL of the store; default SQLite file inside the data directory.",
     )
     pdq_threshold: int = Field(
-        default=31, description="Largest PDQ Hamming distance that counts as a near duplicate."
+        default=31,
+        ge=0,
+        le=256,
+        description="Largest PDQ Hamming distance that counts as a near duplicate.",
     )
     pdq_min_quality: int = Field(
-        default=50, description="PDQ hashes of lower quality are stored but never matched."
+        default=50,
+        ge=0,
+        le=100,
+        description="PDQ hashes of lower quality are stored but never matched.",
     )
     signals: str = Field(
         default="pdq,keypoints,scene,face,text",
@@ -78,11 +86,27 @@ class Settings(Limits):
     model_cache: Path | None = Field(
         default=None,
         description=(
-            "Where models converted on first use are kept (default `~/.cache/vident/models`)."
+            "Where models converted on first use are kept (default `models` in the data directory)."
         ),
     )
-    batch_size: int = Field(default=256, description="Results committed per transaction.")
-    workers: int = Field(default=0, description="Ingest worker processes (0: one per core).")
+    batch_size: int = Field(default=256, ge=1, description="Results committed per transaction.")
+    workers: int = Field(default=0, ge=0, description="Ingest worker processes (0: one per core).")
+    max_hashset_line: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description=(
+            "Longest line of a CSV/TSV or plain hash list, and largest VICS Media, in characters; "
+            "a longer one is rejected and read past without being held in memory."
+        ),
+    )
+    max_hashset_field: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description=(
+            "Longest CSV/TSV cell (characters) or VICS string (bytes) in a hash list; "
+            "the record holding a longer one is rejected."
+        ),
+    )
 
     @property
     def database_url(self) -> str:
@@ -97,6 +121,11 @@ class Settings(Limits):
         from vident.signals.registry import parse_signal_names
 
         return parse_signal_names(self.signals)
+
+    @property
+    def model_dir(self) -> Path:
+        """Models converted on first use: the configured cache, else inside the data directory."""
+        return self.model_cache if self.model_cache is not None else self.data / "models"
 
     @property
     def index_dir(self) -> Path:

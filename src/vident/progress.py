@@ -48,7 +48,12 @@ class RichProgress:
             self._task, advance=nbytes, total=total, files=self._files, total_files=total_files
         )
 
-    def finish(self) -> None:
-        if self._task is not None:
+    def finish(self, completed: bool = True) -> None:
+        """Stop the bar, filled when the work completed, left where it stopped otherwise.
+
+        Always called, on failure too: a bar left running keeps redrawing over the error
+        line and leaves the terminal's cursor hidden.
+        """
+        if completed and self._task is not None:
             self._progress.update(self._task, completed=self._progress.tasks[0].total)
         self._progress.stop()

@@ -56,7 +56,7 @@ from vident.match.geometry import (
     stored_query_features,
 )
 from vident.media.errors import MediaError
-from vident.media.image import decode_image
+from vident.media.image import decode_image, register_heif
 from vident.signals.keypoints import Keypoints
 from vident.signals.pdq import Pdq
 from vident.signals.registry import get as get_kind
@@ -325,12 +325,23 @@ def _half(image: Image.Image) -> bytes:
     return _save(image.resize(size, Image.Resampling.LANCZOS))
 
 
+def _heic(image: Image.Image) -> bytes:
+    """The picture as a phone saves it since 2017: HEIC, which vident must read too."""
+    register_heif()  # pillow-heif writes HEIC as well as reading it
+    buffer = io.BytesIO()
+    image.save(buffer, "HEIF", quality=80)
+    return buffer.getvalue()
+
+
+_AS_HEIC = "saved as HEIC (iPhone format)"
+
 TRANSFORMS: tuple[tuple[str, Callable[[Image.Image], bytes]], ...] = (
     ("resized to 50%", _half),
     ("recompressed at JPEG quality 40", lambda image: _save(image, quality=40)),
     ("flipped left-right", lambda image: _save(ImageOps.mirror(image))),
     ("rotated 90 degrees", lambda image: _save(image.transpose(Image.Transpose.ROTATE_90))),
     ("greyscale", lambda image: _save(ImageOps.grayscale(image))),
+    (_AS_HEIC, _heic),
     ("flipped top-bottom", lambda image: _save(ImageOps.flip(image))),
 )
 
@@ -607,8 +618,9 @@ def _plan(corpus: Path | None) -> tuple[list[_Planned], list[_Picture], list[_Ea
                 break
             spare.append(picture)
         place = NESTED if number == len(TRANSFORMS) - 1 else LOOSE
+        suffix = ".heic" if how == _AS_HEIC else ".jpg"
         how = f"known picture {how}"
-        plan.append(_Planned(place, data, ".jpg", NEAR, how, picture, ("pdq",), HASHSET_NAME))
+        plan.append(_Planned(place, data, suffix, NEAR, how, picture, ("pdq",), HASHSET_NAME))
         near.append(picture)
     exact = [take() for _ in range(4)]
     for place, picture in zip((LOOSE, LOOSE, LOOSE, ZIPPED), exact, strict=True):

@@ -16,6 +16,14 @@ from typing import Any
 from vident.signals import registry
 from vident.signals.base import InvalidSignalValue, SignalKind
 
+#: Default bounds on one record of a hash list (see ``max_hashset_line`` and
+#: ``max_hashset_field`` in :mod:`vident.config`): a hostile or broken file must not make
+#: memory grow with the length of one line, cell or string.
+MAX_LINE = 1024 * 1024
+MAX_FIELD = 64 * 1024
+#: The largest integer a 64-bit database column holds (sizes are stored as BIGINT).
+MAX_INT64 = 2**63 - 1
+
 
 @dataclass(slots=True)
 class KnownRecord:
@@ -66,6 +74,18 @@ def raise_error(error: RecordError) -> None:
     raise error
 
 
+def shown(value: Any, width: int = 80) -> str:
+    """``repr(value)`` cut to ``width`` characters, so one error stays one readable line.
+
+    The value may be a 64 KiB cell or a number of thousands of digits; ints are shown by their
+    digit count when long (their text would hit Python's int-to-text limit).
+    """
+    if type(value) is int and value.bit_length() > 256:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    text = repr(value[: width + 1]) if isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE = frozenset({"false", "no", "n", "0", "f"})
 
@@ -84,15 +104,19 @@ def parse_bool(value: Any, name: str) -> bool | None:
             return True
         if text in _FALSE:
             return False
-    raise RecordError(f"{name} is not a boolean: {value!r}")
+    raise RecordError(f"{name} is not a boolean: {shown(value)}")
 
 
 def parse_size(value: Any, name: str) -> int | None:
-    """A non-negative integer that may arrive as a string or an integral float."""
+    """A non-negative integer that may arrive as a string or an integral float.
+
+    It must fit the store's 64-bit column: a larger one is an error of this record, never a
+    database overflow that would stop the whole import.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
-        raise RecordError(f"{name} is not an integer: {value!r}")
+        raise RecordError(f"{name} is not an integer: {shown(value)}")
     number: int
     if isinstance(value, int):
         number = value
@@ -102,14 +126,18 @@ def parse_size(value: Any, name: str) -> int | None:
         text = value.strip()
         if not text:
             return None
+        if len(text) > 40:  # no 64-bit size has that many digits; spare int() the work
+            raise RecordError(f"{name} is too large or not an integer: {shown(value)}")
         try:
             number = int(text)
         except ValueError:
-            raise RecordError(f"{name} is not an integer: {value!r}") from None
+            raise RecordError(f"{name} is not an integer: {shown(value)}") from None
     else:
-        raise RecordError(f"{name} is not an integer: {value!r}")
+        raise RecordError(f"{name} is not an integer: {shown(value)}")
     if number < 0:
-        raise RecordError(f"{name} is negative: {value!r}")
+        raise RecordError(f"{name} is negative: {shown(value)}")
+    if number > MAX_INT64:
+        raise RecordError(f"{name} is too large (more than 2^63 - 1): {shown(value)}")
     return number
 
 
@@ -122,8 +150,10 @@ def parse_text(value: Any, name: str) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and value.bit_length() > 256:
+            raise RecordError(f"{name} is not text: {shown(value)}")
         return str(value)
-    raise RecordError(f"{name} is not text: {value!r}")
+    raise RecordError(f"{name} is not text: {shown(value)}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -145,7 +175,7 @@ def hash_kind(name: str) -> str | None:
 def parse_hash(kind: str, text: Any) -> bytes:
     """A hex hash of ``kind`` in stored form; RecordError says what is wrong with it."""
     if not isinstance(text, str):
-        raise RecordError(f"{kind} is not a hex string: {text!r}")
+        raise RecordError(f"{kind} is not a hex string: {shown(text)}")
     try:
         return registry.get(kind).parse_hex(text)
     except InvalidSignalValue as exc:

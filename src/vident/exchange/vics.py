@@ -10,6 +10,12 @@ Reading is forgiving in the ways real files need (byte-order mark, booleans and 
 strings, hashes in any case, field names in any case) and strict where silence would be wrong:
 a Media with an unreadable hash or flag is reported through ``on_error`` and skipped, never
 half-imported. ``MediaID`` is file-local numbering and is not kept; the writer numbers anew.
+
+Hostile files cost bounded memory and reject only the record they damage: the bytes pass
+through :class:`~vident.exchange.jsonguard.JsonGuard`, so a string longer than ``max_field``
+bytes, a number longer than 1,000 characters, a string that is not UTF-8 or holds an escaped
+lone surrogate reject their Media; so do a Media larger than ``max_record`` characters and one
+nested deeper than :data:`MAX_DEPTH` levels, which are read past without being built.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ from typing import IO, Any, Literal
 
 import ijson
 
+from vident.exchange.jsonguard import JsonGuard, marker_reason
 from vident.exchange.records import (
+    MAX_FIELD,
+    MAX_LINE,
     KnownRecord,
     OnError,
     RecordError,
@@ -53,6 +62,11 @@ CONTEXT_TEMPLATE = (
 _CONTEXT_KEYS = {"@odata.context": "2.0", "odata.metadata": "1.x"}
 _SCHEME_RE = re.compile(r"\.xml/([^/#$]+)/\$metadata")
 _BOM = b"\xef\xbb\xbf"
+#: The deepest nesting a Media may have (real ones have a handful of levels); deeper ones
+#: are rejected: they would only serve to exhaust a recursive encoder later.
+MAX_DEPTH = 64
+# What one event costs in the size of a Media, beside its text.
+_EVENT_COST = 16
 _CASE_KEYS = frozenset(
     {
         "caseid",
@@ -143,43 +157,87 @@ def _next(events: Iterator[tuple[str, Any]]) -> tuple[str, Any]:
         raise _Truncated from None
 
 
-def _build(events: Iterator[tuple[str, Any]], event: str, value: Any) -> Any:
-    """The JSON value that starts with ``event``, built from the following events.
+class _Rejected(Exception):
+    """A value was read past without being built: too large, too deep or not valid text.
 
-    Written as one flat loop (no ijson.ObjectBuilder, no recursion): it runs once per event of
-    every Media, which is most of the time spent reading.
+    ``too_large`` when it went past the size budget (the caller words that for the record).
+    """
+
+    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.too_large = too_large
+
+
+def _build(
+    events: Iterator[tuple[str, Any]],
+    event: str,
+    value: Any,
+    max_field: int = MAX_FIELD,
+    budget: int = MAX_LINE,
+) -> tuple[Any, int]:
+    """The JSON value that starts with ``event``, built from the following events, and its size.
+
+    The size counts the text of strings and keys plus a little per event; once it passes
+    ``budget``, a string or key is longer than ``max_field`` (a marker of the guard) or the
+    nesting is deeper than :data:`MAX_DEPTH`, the rest of the value is consumed unbuilt and
+    :class:`_Rejected` says why. Written as one flat loop (no ijson.ObjectBuilder, no
+    recursion): it runs once per event of every Media, which is most of the time spent reading.
     """
     if event == "start_map":
         root: Any = {}
     elif event == "start_array":
         root = []
     elif event == "number" and type(value) is not int:
-        return _number(value)
+        return _number(value), _EVENT_COST
+    elif event == "string":
+        if len(value) > max_field:
+            raise _Rejected(_text_reason(value, max_field))
+        return value, _EVENT_COST + len(value)
     else:
-        return value
+        return value, _EVENT_COST
     stack: list[Any] = [root]
     top = root
     in_map = event == "start_map"
     key: str = ""
+    size = _EVENT_COST
+    # The size is checked at each key, array item and container: every value is one of them.
+    reason = ""
     for event, value in events:
         if event == "map_key":
             key = value
-        elif event == "string" or event == "boolean" or event == "null":
+            size += len(value) + _EVENT_COST
+            if size > budget or len(value) > max_field:
+                reason = _text_reason(value, max_field) if len(value) > max_field else ""
+                break
+        elif event == "string":
+            length = len(value)
+            if length > max_field:
+                reason = _text_reason(value, max_field)
+                reason = f"{key}: {reason}" if in_map else reason
+                break
+            size += length
             if in_map:
                 top[key] = value
             else:
                 top.append(value)
-        elif event == "number":
-            if type(value) is not int:
+                size += _EVENT_COST
+                if size > budget:
+                    break
+        elif event == "number" or event == "boolean" or event == "null":
+            if event == "number" and type(value) is not int:
                 value = _number(value)
             if in_map:
                 top[key] = value
             else:
                 top.append(value)
+                size += _EVENT_COST
+                if size > budget:
+                    break
         elif event == "end_map" or event == "end_array":
             stack.pop()
             if not stack:
-                return root
+                return root, size
             top = stack[-1]
             in_map = type(top) is dict
         else:
@@ -191,6 +249,37 @@ def _build(events: Iterator[tuple[str, Any]], event: str, value: Any) -> Any:
             stack.append(new)
             top = new
             in_map = event == "start_map"
+            size += _EVENT_COST
+            if len(stack) > MAX_DEPTH:
+                reason = f"nested deeper than {MAX_DEPTH} levels"
+                break
+            if size > budget:
+                break
+    else:
+        raise _Truncated
+    _consume(events, len(stack))
+    if reason:
+        raise _Rejected(reason)
+    raise _Rejected(f"larger than {budget} characters", too_large=True)
+
+
+def _too_large(max_record: int) -> str:
+    return f"the Media is larger than {max_record} characters"
+
+
+def _text_reason(text: str, max_field: int) -> str:
+    return marker_reason(text, max_field) or f"a text value longer than {max_field} characters"
+
+
+def _consume(events: Iterator[tuple[str, Any]], depth: int) -> None:
+    """Read past the rest of a value ``depth`` containers deep, without building it."""
+    for event, _ in events:
+        if event == "start_map" or event == "start_array":
+            depth += 1
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            if depth == 0:
+                return
     raise _Truncated
 
 
@@ -207,17 +296,8 @@ def _number(value: Decimal) -> float | str:
 
 def _skip(events: Iterator[tuple[str, Any]], event: str) -> None:
     """Consume the value that starts with ``event`` without building it."""
-    if event != "start_map" and event != "start_array":
-        return
-    depth = 1
-    for event, _ in events:
-        if event == "start_map" or event == "start_array":
-            depth += 1
-        elif event == "end_map" or event == "end_array":
-            depth -= 1
-            if depth == 0:
-                return
-    raise _Truncated
+    if event == "start_map" or event == "start_array":
+        _consume(events, 1)
 
 
 def _is_case(item: Mapping[str, Any]) -> bool:
@@ -364,11 +444,21 @@ class VicsReader:
     """
 
     def __init__(
-        self, stream: IO[bytes], on_error: OnError = raise_error, *, build_media: bool = True
+        self,
+        stream: IO[bytes],
+        on_error: OnError = raise_error,
+        *,
+        build_media: bool = True,
+        max_record: int = MAX_LINE,
+        max_field: int = MAX_FIELD,
     ) -> None:
+        if max_record < 1 or max_field < 1:
+            raise ValueError("VICS record and field limits must be positive")
         self._stream = stream
         self._on_error = on_error
         self._build_media = build_media
+        self._max_record = max_record
+        self._max_field = max_field
         self.context: str | None = None
         self.version: Literal["1.x", "2.0"] | None = None
         self.scheme: str | None = None
@@ -380,13 +470,17 @@ class VicsReader:
         return VicsHeader(self.version, self.scheme, self.context, self.cases)
 
     def __iter__(self) -> Iterator[KnownRecord]:
-        events = iter(_ijson.basic_parse(_Unbommed(self._stream), use_float=False))
+        guarded = JsonGuard(_Unbommed(self._stream), self._max_field)
+        events = iter(_ijson.basic_parse(guarded, use_float=False))
         try:
             yield from self._document(events)
         except (ijson.JSONError, _Truncated) as exc:
-            reason = (str(exc) or "the file ends early").splitlines()[0].strip()
             self._on_error(
-                RecordError(f"malformed JSON in or after this: {reason}", self._where, fatal=True)
+                RecordError(
+                    f"malformed JSON in or after this: {_parse_reason(exc)}",
+                    self._where,
+                    fatal=True,
+                )
             )
 
     def _fatal(self, reason: str) -> None:
@@ -403,7 +497,7 @@ class VicsReader:
                 break
             event, value = _next(events)
             version = _CONTEXT_KEYS.get(key)
-            if version is not None and event == "string":
+            if version is not None and event == "string" and len(value) <= self._max_field:
                 self.context = value
                 self.version = "2.0" if version == "2.0" else "1.x"
                 self.scheme = scheme_of(value)
@@ -431,19 +525,37 @@ class VicsReader:
                 continue
             item: dict[str, Any] = {}
             has_media = False
+            budget = self._max_record
+            problem: str | None = None
             for event, key in events:
                 if event == "end_map":
                     break
                 event, value = _next(events)
-                if event == "start_array" and key.lower() == "media":
+                if len(key) > self._max_field:
+                    problem = problem or _text_reason(key, self._max_field)
+                    _skip(events, event)
+                elif event == "start_array" and key.lower() == "media":
                     has_media = True
                     yield from self._media(events, origin)
                     self._where = origin
+                elif problem is not None:
+                    _skip(events, event)
                 else:
-                    item[key] = _build(events, event, value)
+                    try:
+                        item[key], size = _build(events, event, value, self._max_field, budget)
+                    except _Rejected as exc:
+                        problem = _too_large(self._max_record) if exc.too_large else None
+                        problem = problem or f"{key}: {exc.reason}"
+                    else:
+                        budget -= size + len(key)
+                        if budget < 0:
+                            problem = _too_large(self._max_record)
+            if problem is not None:
+                # A Case keeps its Media (already read); a Media item is rejected whole.
+                self._on_error(RecordError(problem, origin))
             if has_media or _is_case(item):
                 self.cases.append(item)
-            elif self._build_media:
+            elif self._build_media and problem is None:
                 record = self._record(item, origin)
                 if record is not None:
                     yield record
@@ -457,7 +569,13 @@ class VicsReader:
             origin = f"{case}.Media[{index}]"
             self._where = origin
             if build:
-                record = self._record(_build(events, event, value), origin)
+                try:
+                    media, _ = _build(events, event, value, self._max_field, self._max_record)
+                except _Rejected as exc:
+                    reason = _too_large(self._max_record) if exc.too_large else exc.reason
+                    self._on_error(RecordError(reason, origin))
+                    continue
+                record = self._record(media, origin)
                 if record is not None:
                     yield record
             else:
@@ -471,9 +589,25 @@ class VicsReader:
             return None
 
 
-def read_vics(stream: IO[bytes], on_error: OnError = raise_error) -> Iterator[KnownRecord]:
+def _parse_reason(exc: Exception) -> str:
+    """The first line of a parser error as text (yajl's come as bytes), cut to one line."""
+    reason: Any = exc.args[0] if exc.args else ""
+    if isinstance(reason, bytes):
+        reason = reason.decode("utf-8", "replace")
+    lines = str(reason).splitlines()
+    text = lines[0].strip() if lines else ""
+    return (text or "the file ends early")[:200]
+
+
+def read_vics(
+    stream: IO[bytes],
+    on_error: OnError = raise_error,
+    *,
+    max_record: int = MAX_LINE,
+    max_field: int = MAX_FIELD,
+) -> Iterator[KnownRecord]:
     """The Media of a VICS stream as records (see :class:`VicsReader`)."""
-    return iter(VicsReader(stream, on_error))
+    return iter(VicsReader(stream, on_error, max_record=max_record, max_field=max_field))
 
 
 def read_vics_header(path: Path, *, cases: bool = False) -> VicsHeader:
@@ -485,7 +619,8 @@ def read_vics_header(path: Path, *, cases: bool = False) -> VicsHeader:
     """
     with path.open("rb") as stream:
         if not cases:
-            events = iter(_ijson.basic_parse(_Unbommed(stream), use_float=False))
+            guarded = JsonGuard(_Unbommed(stream), MAX_FIELD)
+            events = iter(_ijson.basic_parse(guarded, use_float=False))
             try:
                 depth = 0
                 for event, value in events:
@@ -495,7 +630,7 @@ def read_vics_header(path: Path, *, cases: bool = False) -> VicsHeader:
                         depth -= 1
                     elif depth == 1 and event == "map_key" and value in _CONTEXT_KEYS:
                         event, context = _next(events)
-                        if event == "string":
+                        if event == "string" and len(context) <= MAX_FIELD:
                             version: Literal["1.x", "2.0"] = (
                                 "2.0" if _CONTEXT_KEYS[value] == "2.0" else "1.x"
                             )

@@ -4,7 +4,8 @@ Nothing is extracted to disk: a member is read, under the limits, into memory fo
 or, when it is itself an archive, into a spooled temporary file inside ``tmp_dir`` so it can
 be opened in turn. Every kind of damage or hostility becomes one error item and the walk goes
 on; only :class:`~vident.ingest.metered.ArchiveTooLarge` travels up, to stop every archive
-under the same top-level one.
+under the same top-level one. Members that share a name (an archive appended to) each get
+their own path: the later ones ``name#2``, ``name#3``...
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from vident.ingest.metered import (
     TarSource,
 )
 from vident.ingest.records import FileTimes, WorkItem
+from vident.ingest.unique_names import UniqueNames, without_duplicate_mark
+from vident.ingest.zip_names import open_zip
 from vident.media.detect import ArchiveFormat, sniff
 
 #: A nested archive smaller than this is spooled in memory, a larger one in ``tmp_dir``.
@@ -200,39 +203,47 @@ def _zip_members(
     counted: CountingReader, path: str, depth: int, context: _Context
 ) -> Iterator[WorkItem]:
     try:
-        archive = zipfile.ZipFile(cast(BinaryIO, counted))
-        infos = sorted(archive.infolist(), key=lambda info: (info.filename, info.header_offset))
+        archive, names = open_zip(counted)
+        members = sorted(
+            zip(names, archive.filelist, strict=True),
+            key=lambda member: (member[0], member[1].header_offset),
+        )
     except Exception as exc:  # hostile input can break zipfile in many ways
         yield _corrupt(path, "zip", exc)
         return
     with archive:
         limit = context.limits.max_archive_members
-        for count, info in enumerate(infos, start=1):
+        files = [(name, info) for name, info in members if not name.endswith(("/", "\\"))]
+        # The whole directory is known: a duplicate never takes the name of a real member.
+        unique = UniqueNames(_zip_member_name(name) for name, _ in files[:limit])
+        for count, (name, info) in enumerate(files, start=1):
             if count > limit:
                 yield _too_many(path, limit)
                 return
-            if not info.filename.endswith(("/", "\\")):
-                yield from _zip_member(archive, info, counted, path, depth, context)
+            member_path = f"{path}/{unique.claim(_zip_member_name(name))}"
+            yield from _zip_member(archive, info, name, member_path, counted, depth, context)
+
+
+def _zip_member_name(name: str) -> str:
+    """How a zip member's name is stored: cleaned, or as written when it is unsafe."""
+    if is_unsafe(name):
+        return storable(name)
+    return clean_member_name(name, backslash_separates=True)
 
 
 def _zip_member(
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
+    name: str,
+    path: str,
     counted: CountingReader,
-    archive_path: str,
     depth: int,
     context: _Context,
 ) -> Iterator[WorkItem]:
-    name = info.filename
     times = FileTimes(mtime=_zip_mtime(info))
     if is_unsafe(name):
-        yield WorkItem(
-            f"{archive_path}/{storable(name)}",
-            times=times,
-            error=f"unsafe path in archive: {one_line(name)}",
-        )
+        yield WorkItem(path, times=times, error=f"unsafe path in archive: {one_line(name)}")
         return
-    path = f"{archive_path}/{clean_member_name(name, backslash_separates=True)}"
     mode = info.external_attr >> 16 if info.create_system == _ZIP_UNIX else 0
     if info.flag_bits & _ZIP_ENCRYPTED:
         error = "encrypted archive member: cannot be read without the password"
@@ -308,6 +319,7 @@ def _tar_members(
         return
     limit = context.limits.max_archive_members
     count = 0
+    unique = UniqueNames()  # names come one at a time: a duplicate takes the next free one
     with archive:
         while True:
             try:
@@ -328,7 +340,7 @@ def _tar_members(
                 yield _too_many(path, limit)
                 return
             try:
-                yield from _tar_member(archive, info, counted, path, depth, context)
+                yield from _tar_member(archive, info, counted, path, unique, depth, context)
             except ArchiveTooLarge:
                 raise
             except Exception as exc:
@@ -349,6 +361,7 @@ def _tar_member(
     info: tarfile.TarInfo,
     counted: CountingReader,
     archive_path: str,
+    unique: UniqueNames,
     depth: int,
     context: _Context,
 ) -> Iterator[WorkItem]:
@@ -358,12 +371,12 @@ def _tar_member(
     times = FileTimes(mtime=float(info.mtime))
     if is_unsafe(name):
         yield WorkItem(
-            f"{archive_path}/{storable(name)}",
+            f"{archive_path}/{unique.claim(storable(name))}",
             times=times,
             error=f"unsafe path in archive: {one_line(name)}",
         )
         return
-    path = f"{archive_path}/{clean_member_name(name, backslash_separates=False)}"
+    path = f"{archive_path}/{unique.claim(clean_member_name(name, backslash_separates=False))}"
     if info.issym():
         error = f"symlink in archive not followed: -> {one_line(info.linkname)}"
     elif info.islnk():
@@ -422,7 +435,8 @@ def _compressed_members(
 ) -> Iterator[WorkItem]:
     """A compressed tar's members, or else the one compressed file inside."""
     label = fmt.value
-    member_path = f"{path}/{compressed_member_name(last_part(path), fmt)}"
+    own_name = without_duplicate_mark(last_part(path))
+    member_path = f"{path}/{compressed_member_name(own_name, fmt)}"
     try:
         stream = _decompressor(fmt, counted)
     except Exception as exc:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +31,7 @@ from vident.ingest.walk import SourceNotFound, measure_source, walk_source
 from vident.ingest.worker import process_batch
 from vident.signals.base import SignalValue
 from vident.signals.registry import image_kinds
-from vident.store.db import Store
+from vident.store.db import Store, StoreError
 from vident.store.derived import write_signals
 from vident.store.models import Source, utcnow
 from vident.store.sources import done_paths, get_source, open_source, paths_with_signals
@@ -50,7 +51,9 @@ class ProgressSink(Protocol):
 
     def advance(self, files: int, nbytes: int) -> None: ...
 
-    def finish(self) -> None: ...
+    def finish(self, completed: bool = True) -> None:
+        """Stop reporting; ``completed`` is False when the work stopped on a failure."""
+        ...
 
 
 class _NoProgress:
@@ -60,7 +63,7 @@ class _NoProgress:
     def advance(self, files: int, nbytes: int) -> None:
         pass
 
-    def finish(self) -> None:
+    def finish(self, completed: bool = True) -> None:
         pass
 
 
@@ -74,6 +77,8 @@ class IngestSummary:
     bytes: int = 0
     seconds: float = 0.0
     error_samples: list[tuple[str, str]] = field(default_factory=list)
+    #: One-line remarks for the analyst (what was deliberately left out, and why).
+    notes: list[str] = field(default_factory=list)
 
 
 def _tasks(
@@ -212,8 +217,11 @@ def ingest_source(
 
     ``signals`` names the picture kinds to compute (default: the configured ones).
     """
+    if not source_name.strip():
+        raise StoreError("a source needs a name (the seizure or exhibit): give a non-empty one")
     if not os.path.lexists(root):
         raise SourceNotFound(f"{root} does not exist: give the path of a folder, file or archive")
+    _check_not_data(root, settings.data)
     started = time.monotonic()
     summary = IngestSummary(source=source_name)
     kinds = signals if signals is not None else settings.signal_names
@@ -316,12 +324,17 @@ def _process(
     sink: ProgressSink = progress or _NoProgress()
     limits = crew.limits
     tmp_dir = settings.tmp_dir
+    exclude = _data_inside(root, settings.data)
+    if exclude:
+        summary.notes.append(
+            f"left out vident's own data directory inside the source: {settings.data}"
+        )
     # Scratch space left by a killed run is garbage: nobody else writes here now.
     shutil.rmtree(tmp_dir, ignore_errors=True)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with store.reader() as session:
         indexes = open_indexes(session, settings).all()
-    files, nbytes = measure_source(root)
+    files, nbytes = measure_source(root, exclude)
     sink.start(files, nbytes)
     writer = _Writer(store, write, indexes, settings.batch_size, summary, sink)
     spooled: dict[str, str] = {}
@@ -332,21 +345,59 @@ def _process(
             if (copy := spooled.pop(result.path, None)) is not None:
                 Path(copy).unlink(missing_ok=True)
 
+    completed = False
     try:
-        tasks = _tasks(walk_source(root, limits, tmp_dir), skip, summary, sink, spooled)
-        run_tasks(
-            pool,
-            crew.start,
-            tasks,
-            deliver,
-            writer.flush_if_due,
-            window=crew.count * 3,
-        )
-    finally:
+        try:
+            items = walk_source(root, limits, tmp_dir, exclude)
+            tasks = _tasks(items, skip, summary, sink, spooled)
+            run_tasks(
+                pool,
+                crew.start,
+                tasks,
+                deliver,
+                writer.flush_if_due,
+                window=crew.count * 3,
+            )
+        except BaseException:
+            _keep_what_can_be_kept(writer, indexes)
+            raise
         writer.flush()
         for index in indexes:
             index.save()
-        sink.finish()
+        completed = True
+    finally:
+        sink.finish(completed)
+
+
+def _keep_what_can_be_kept(writer: _Writer, indexes: list[StoreCache]) -> None:
+    """After a failure, commit the results in hand and save the indexes, as far as possible.
+
+    An interrupt keeps the finished work this way. When the failure is the disk itself (full,
+    or gone), these attempts fail the same way; they are given up silently so that the error
+    reported is the first one, and the store and the index snapshots stay as the last commit
+    and the last complete save left them (a rerun redoes the rest).
+    """
+    with suppress(Exception):
+        writer.flush()
+    for index in indexes:
+        with suppress(Exception):
+            index.save()
+
+
+def _check_not_data(root: Path, data: Path) -> None:
+    """Refuse vident's own data directory as a source (a folder kept inside it is fine)."""
+    if os.path.realpath(root) == os.path.realpath(data):
+        raise SourceNotFound(
+            f"{root} is vident's own data directory, not a seizure: give the seized folder"
+        )
+
+
+def _data_inside(root: Path, data: Path) -> list[Path]:
+    """The data directory, when it lies inside the source folder (the walk leaves it out)."""
+    real_root, real_data = os.path.realpath(root), os.path.realpath(data)
+    if real_data.startswith(real_root.rstrip(os.sep) + os.sep) and Path(real_data).is_dir():
+        return [Path(real_data)]
+    return []
 
 
 @dataclass(frozen=True)

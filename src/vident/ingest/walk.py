@@ -4,7 +4,8 @@ The walker runs in the parent process and reads as little as it can: a plain fil
 stat'ed and its first bytes sniffed (to know whether it is an archive to open); workers read
 the rest. Seized material is hostile or damaged by nature, so every bad entry (unreadable,
 special, a symlink leaving the source, a broken archive) becomes one work item carrying a
-one-line ``error`` and the walk goes on. Order is sorted, so a rerun yields the same sequence.
+one-line ``error`` and the walk goes on. Order is sorted, so a rerun yields the same sequence,
+and every path is unique (:mod:`vident.ingest.unique_names`), so no file found is lost.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from vident.config import Limits
 from vident.ingest.archives import expand_archive, file_kind
 from vident.ingest.member_names import one_line, storable
 from vident.ingest.records import FileTimes, WorkItem
+from vident.ingest.unique_names import UniqueNames, unique_paths
 from vident.media.detect import SNIFF_BYTES, ArchiveFormat, sniff
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -30,12 +32,15 @@ class SourceNotFound(Exception):
     """The source given to ingest is missing, unreadable or neither a file nor a folder."""
 
 
-def walk_source(root: Path, limits: Limits, tmp_dir: Path) -> Iterator[WorkItem]:
+def walk_source(
+    root: Path, limits: Limits, tmp_dir: Path, exclude: Sequence[Path] = ()
+) -> Iterator[WorkItem]:
     """Every file of the source ``root`` as a work item, archives expanded, in sorted order.
 
     Checks ``root`` now (raising :class:`SourceNotFound`) and walks lazily afterwards.
     ``tmp_dir`` (created if missing) is the only place anything is written: nested archives
-    too big to spool in memory.
+    too big to spool in memory. Folders in ``exclude`` (vident's own data directory, when
+    the source holds it) are left out, and a symlink into one is not followed.
     """
     root = Path(root)
     root_stat = _stat_root(root)
@@ -47,21 +52,44 @@ def walk_source(root: Path, limits: Limits, tmp_dir: Path) -> Iterator[WorkItem]
             raise SourceNotFound(
                 f"cannot read the folder {root}: {_os_reason(exc)}; run as a user who can read it"
             ) from exc
-        return _walk_folder(root, names, limits, tmp_dir)
+        skipped = _Excluded(exclude)
+        return unique_paths(_walk_folder(root, names, limits, tmp_dir, skipped))
     real = os.path.realpath(root)
-    return _file_items(real, storable(root.name), root_stat, limits, tmp_dir)
+    return unique_paths(_file_items(real, storable(root.name), root_stat, limits, tmp_dir))
 
 
-def measure_source(root: Path) -> tuple[int, int]:
+class _Excluded:
+    """Folders the walk leaves out, known by identity (device, inode) and by real path."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.ids: set[tuple[int, int]] = set()
+        self.reals: list[str] = []
+        for folder in folders:
+            try:
+                found = Path(folder).stat()
+            except OSError:
+                continue  # a folder that does not exist cannot be walked into either
+            self.ids.add((found.st_dev, found.st_ino))
+            self.reals.append(os.path.realpath(folder).rstrip(os.sep) + os.sep)
+
+    def holds_folder(self, entry_stat: os.stat_result) -> bool:
+        return (entry_stat.st_dev, entry_stat.st_ino) in self.ids
+
+    def holds_path(self, real: str) -> bool:
+        return any(real.startswith(prefix) for prefix in self.reals)
+
+
+def measure_source(root: Path, exclude: Sequence[Path] = ()) -> tuple[int, int]:
     """How many files and bytes ``root`` holds, for a progress bar; stat calls only.
 
     Archives count as one file of their own size; an unreadable folder counts as one file
-    (the walker yields one error item for it).
+    (the walker yields one error item for it). Folders in ``exclude`` are not counted.
     """
     root = Path(root)
     root_stat = _stat_root(root)
     if not stat.S_ISDIR(root_stat.st_mode):
         return 1, root_stat.st_size
+    skipped = _Excluded(exclude)
     files = total = 0
     pending = [root]
     while pending:
@@ -80,7 +108,8 @@ def measure_source(root: Path) -> tuple[int, int]:
                 files += 1
                 continue
             if stat.S_ISDIR(entry_stat.st_mode):
-                pending.append(full)
+                if not skipped.holds_folder(entry_stat):
+                    pending.append(full)
             else:
                 files += 1
                 if stat.S_ISREG(entry_stat.st_mode):
@@ -105,18 +134,23 @@ def _stat_root(root: Path) -> os.stat_result:
     return root_stat
 
 
-def _walk_folder(root: Path, names: list[str], limits: Limits, tmp_dir: Path) -> Iterator[WorkItem]:
+def _walk_folder(
+    root: Path, names: list[str], limits: Limits, tmp_dir: Path, skipped: _Excluded
+) -> Iterator[WorkItem]:
     """Depth first in sorted name order, with an explicit stack (seized trees can be deep)."""
     root_real = os.path.realpath(root)
-    stack: list[tuple[Path, str, Iterator[str]]] = [(root.absolute(), "", iter(names))]
+    stack: list[tuple[Path, str, Iterator[tuple[str, str]]]] = [
+        (root.absolute(), "", _stored_names(names))
+    ]
     while stack:
         folder, prefix, remaining = stack[-1]
-        name = next(remaining, None)
-        if name is None:
+        entry = next(remaining, None)
+        if entry is None:
             stack.pop()
             continue
+        name, stored = entry
         full = folder / name
-        path = prefix + storable(name)
+        path = prefix + stored
         try:
             entry_stat = full.lstat()
         except OSError as exc:
@@ -125,22 +159,41 @@ def _walk_folder(root: Path, names: list[str], limits: Limits, tmp_dir: Path) ->
         times = _times(entry_stat)
         mode = entry_stat.st_mode
         if stat.S_ISDIR(mode):
+            if skipped.holds_folder(entry_stat):
+                continue  # vident's own data directory: the caller says so once
             try:
                 children = _sorted_names(full)
             except OSError as exc:
                 yield WorkItem(path, times=times, error=_os_reason(exc))
                 continue
-            stack.append((full, path + "/", iter(children)))
+            stack.append((full, path + "/", _stored_names(children)))
         elif stat.S_ISLNK(mode):
-            yield from _symlink_items(full, path, times, root_real, limits, tmp_dir)
+            yield from _symlink_items(full, path, times, root_real, limits, tmp_dir, skipped)
         elif stat.S_ISREG(mode):
             yield from _file_items(str(full), path, entry_stat, limits, tmp_dir)
         else:
             yield WorkItem(path, times=times, error=f"not a regular file: {file_kind(mode)}")
 
 
+def _stored_names(names: list[str]) -> Iterator[tuple[str, str]]:
+    """Each name of one folder with the unique text it is stored as.
+
+    Two names can be spelt alike once undecodable bytes are written ``\\xff``: the literal
+    spelling and the bytes themselves. The later one gets a ``#2``.
+    """
+    stored = [storable(name) for name in names]
+    unique = UniqueNames(stored)
+    return iter([(name, unique.claim(text)) for name, text in zip(names, stored, strict=True)])
+
+
 def _symlink_items(
-    link: Path, path: str, times: FileTimes, root_real: str, limits: Limits, tmp_dir: Path
+    link: Path,
+    path: str,
+    times: FileTimes,
+    root_real: str,
+    limits: Limits,
+    tmp_dir: Path,
+    skipped: _Excluded,
 ) -> Iterator[WorkItem]:
     """A symlink is followed only to a regular file inside the source; never to a folder.
 
@@ -154,6 +207,10 @@ def _symlink_items(
     real = os.path.realpath(link)
     if real != root_real and not real.startswith(root_real.rstrip(os.sep) + os.sep):
         yield WorkItem(path, times=times, error=f"symlink points outside the source: -> {target}")
+        return
+    if skipped.holds_path(real):
+        reason = f"symlink into vident's data directory not followed: -> {target}"
+        yield WorkItem(path, times=times, error=reason)
         return
     try:
         target_stat = Path(real).stat()

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from vident.config import Limits
 from vident.ingest.records import ItemResult, WorkItem
+from vident.ingest.unique_names import without_duplicate_mark
 from vident.media.detect import SNIFF_BYTES, claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
@@ -105,10 +106,11 @@ def process_item(
         return result
     result.media_type = sniffed.media_type
     result.mime = sniffed.mime
-    claimed = claimed_type(item.path)
+    name = without_duplicate_mark(item.path)  # "a.jpg#2" is still named as a picture
+    claimed = claimed_type(name)
     if claimed is not None and claimed is not sniffed.media_type:
         found = sniffed.mime or "unrecognised data"
-        suffix = PurePosixPath(item.path).suffix
+        suffix = PurePosixPath(name).suffix
         result.error = f"named as {claimed.value} ({suffix}) but the content is {found}"
         return result
     try:
@@ -118,7 +120,15 @@ def process_item(
             source = data if data is not None else str(item.fs_path)
             info = probe_video(source)
             result.width, result.height, result.duration = info.width, info.height, info.duration
-            _video_facts(result, source, limits, image_kinds(signals))
+            try:
+                _video_facts(result, source, limits, image_kinds(signals))
+            except MediaError as exc:
+                if info.truncated is None:
+                    raise
+                raise MediaError(f"truncated video: {info.truncated}; {exc}") from exc
+            if info.truncated is not None and result.error is None:
+                # Frames before the cut are hashed (they still match), but the file is damaged.
+                result.error = f"truncated video: {info.truncated}; read up to the cut only"
     except MediaError as exc:
         result.error = str(exc)
     return result

@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 from vident.config import Limits
 from vident.ingest.worker import compute_image_signals
 from vident.match.triage import split_variants
-from vident.media.detect import sniff
+from vident.media.detect import claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
 from vident.media.image import crop_region, decode_image
 from vident.media.types import DecodedImage, ExifFacts, MediaType
 from vident.signals.base import ImageSignal, SignalValue, VectorSignal
 from vident.signals.keypoints import LocalFeatures
-from vident.signals.registry import get, image_kinds
+from vident.signals.registry import digest_kinds, get, image_kinds
 from vident.store.models import Exif, Face, Media, Signal
 
 Vector = npt.NDArray[np.float32]
@@ -52,8 +52,13 @@ class Probe:
     """The query's signals, each tagged with its frame (0 for a picture)."""
 
     sha256: bytes | None = None
+    #: Every exact hash of the file (md5, sha1, sha256), for lookups in hash sets and media.
+    digests: dict[str, bytes] = field(default_factory=dict)
+    #: Why the file's content could not be read (its digests may still match known material).
+    error: str | None = None
     media_id: int | None = None
     media_type: str = MediaType.IMAGE.value
+    mime: str | None = None
     pdq: list[tuple[int, list[bytes]]] = field(default_factory=list)
     scene: list[tuple[int, Vector]] = field(default_factory=list)
     features: list[tuple[int, list[LocalFeatures]]] = field(default_factory=list)
@@ -115,38 +120,82 @@ def probe_file(
 ) -> Probe:
     """Compute the query's signals from a file that need not be in the store.
 
-    A picture's local features are computed query-side (with its mirror image, so flipped
-    copies are found too); ``region`` restricts every signal of a picture to the box.
+    Raises :class:`MediaError` when the file is not a readable picture or video; see
+    :func:`read_probe` for a query that keeps the file's hashes whatever its content.
+    """
+    probe = read_probe(path, limits, kinds=kinds, region=region, min_pdq_quality=min_pdq_quality)
+    if probe.error is not None:
+        raise MediaError(probe.error)
+    if probe.media_type == MediaType.OTHER.value:
+        found = probe.mime or "data"
+        raise MediaError(f"{path.name} is neither a picture nor a video ({found})")
+    return probe
+
+
+def read_probe(
+    path: Path,
+    limits: Limits,
+    *,
+    kinds: Sequence[ImageSignal] | None = None,
+    region: Region | None = None,
+    min_pdq_quality: int = 50,
+) -> Probe:
+    """The query of one file: its exact hashes always, its picture or video signals if it has any.
+
+    This is the one way a file from outside becomes a query, for ``similar`` and ``search``
+    alike, so both find what triage finds for the same file once ingested. A picture's local
+    features are computed query-side (with its mirror image, so flipped copies are found too);
+    ``region`` restricts every signal of a picture to the box. Content that cannot be read
+    leaves ``error`` set and the digests in place: a damaged copy of known material is known.
+    A file that is neither picture nor video has its digests alone, and no error (as ingest).
     """
     from vident.match.geometry import query_features
-    from vident.signals.digests import Sha256
 
     chosen = tuple(kinds) if kinds is not None else image_kinds()
+    if path.stat().st_size > limits.max_file_bytes:
+        return Probe(
+            media_type=MediaType.OTHER.value,
+            error=f"{path.name} is larger than the limit of {limits.max_file_bytes} bytes",
+        )
     data = path.read_bytes()
     if not data:
-        raise MediaError(f"{path} is empty (0 bytes)")
-    hasher = Sha256().new_hasher()
-    hasher.update(data)
+        return Probe(media_type=MediaType.OTHER.value, error=f"{path.name} is empty (0 bytes)")
+    hashers = {kind.name: kind.new_hasher() for kind in digest_kinds()}
+    for hasher in hashers.values():
+        hasher.update(data)
+    digests = {name: hasher.digest() for name, hasher in hashers.items()}
     sniffed = sniff(data[:8192])
-    probe = Probe(sha256=hasher.digest(), media_type=sniffed.media_type.value)
-    if sniffed.media_type is MediaType.IMAGE:
-        probe.exif = read_exif(data)
-        decoded: DecodedImage = decode_image(data, limits)
-        if region is not None:
-            decoded = crop_region(decoded, region)
-        plain = [k for k in chosen if k.name != "keypoints"]
-        absorb(probe, compute_image_signals(decoded, plain), min_pdq_quality)
-        if any(k.name == "keypoints" for k in chosen):
-            probe.features.append((0, query_features(decoded)))
-    elif sniffed.media_type is MediaType.VIDEO:
-        if region is not None:
-            raise MediaError("--region applies to pictures, not to videos")
-        from vident.ingest.video_frames import video_signals
+    probe = Probe(
+        sha256=digests.get("sha256"),
+        digests=digests,
+        media_type=sniffed.media_type.value,
+        mime=sniffed.mime,
+    )
+    claimed = claimed_type(path.name)
+    if claimed is not None and claimed is not sniffed.media_type:
+        # As ingest says it: a picture name on other content is a finding of its own.
+        content = sniffed.mime or "unrecognised data"
+        probe.error = f"named as {claimed.value} ({path.suffix}) but the content is {content}"
+        return probe
+    try:
+        if sniffed.media_type is MediaType.IMAGE:
+            probe.exif = read_exif(data)
+            decoded: DecodedImage = decode_image(data, limits)
+            if region is not None:
+                decoded = crop_region(decoded, region)
+            plain = [k for k in chosen if k.name != "keypoints"]
+            absorb(probe, compute_image_signals(decoded, plain), min_pdq_quality)
+            if any(k.name == "keypoints" for k in chosen):
+                probe.features.append((0, query_features(decoded)))
+        elif sniffed.media_type is MediaType.VIDEO:
+            if region is not None:
+                raise MediaError("a region applies to pictures, not to videos")
+            from vident.ingest.video_frames import video_signals
 
-        found = video_signals(data, limits, chosen)
-        absorb(probe, found.signals, min_pdq_quality)
-    else:
-        raise MediaError(f"{path.name} is neither a picture nor a video ({sniffed.mime or 'data'})")
+            found = video_signals(data, limits, chosen)
+            absorb(probe, found.signals, min_pdq_quality)
+    except MediaError as exc:
+        probe.error = str(exc)
     return probe
 
 

@@ -1,8 +1,16 @@
-"""What the store knows about one picture: exact and near matches, and where each was seen."""
+"""What the store knows about one file: exact and near matches, links, and where each was seen.
+
+``vident search FILE`` reads the file through :func:`vident.match.probe.read_probe`, the query
+path ``vident similar`` uses too, and asks the questions triage asks of ingested material, in
+the same order and through the same functions: exact hashes, PDQ (every rotation and flip),
+then crops and videos verified by local features or frames, then strong links. So a crop that
+triage calls ``near`` by keypoints is found by search, with the same reason. Unlike triage,
+every source counts (not only earlier ones), and verified crops are reported even when a hash
+already matched: search answers "where has this been seen", not "is it new here".
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,15 +19,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vident.config import Limits
-from vident.index.near import NearIndex
-from vident.ingest.records import FileTimes, WorkItem
-from vident.ingest.worker import process_item
+from vident.match.links import Linker
 from vident.match.lookup import hashset_exact, media_exact, near
-from vident.match.triage import Reason, dedupe_reasons, exact_reason, near_reason
-from vident.signals.registry import exact_kinds, near_kinds
+from vident.match.probe import Probe, read_probe
+from vident.match.triage import (
+    Reason,
+    Verdict,
+    dedupe_reasons,
+    exact_reason,
+    link_reasons,
+    link_verdict,
+    near_links,
+    near_reason,
+)
+from vident.signals.registry import exact_kinds
 from vident.store.models import Media, Occurrence, Source
 
 MAX_OCCURRENCES = 20
+#: Most links of one kind (crops, related) reported for one file.
+MAX_LINKS = 20
 
 
 @dataclass
@@ -41,73 +59,89 @@ class SearchResult:
     type: str
     error: str | None
     matches: list[Match]
+    #: What triage would call the file if a new source held it: known, near, related, new,
+    #: error; against every source.
+    verdict: str = Verdict.NEW.value
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "sha256": self.sha256,
             "type": self.type,
+            "verdict": self.verdict,
             "error": self.error,
             "matches": [m.as_dict() for m in self.matches],
         }
 
 
-def search_file(
-    session: Session,
-    path: Path,
-    indexes: dict[str, NearIndex],
-    thresholds: dict[str, int],
-    limits: Limits,
-) -> SearchResult:
-    """Compute the file's signals exactly as ingest does, then look each one up."""
-    stat = path.stat()
-    item = WorkItem(
-        path=path.name,
-        size=stat.st_size,
-        times=FileTimes(stat.st_mtime, stat.st_ctime, stat.st_atime),
-        fs_path=os.fspath(path.resolve()),
-    )
-    # Hashes and near-duplicate hashes only: faces, scenes and text are 'vident similar'.
-    result = process_item(item, limits, [k.name for k in near_kinds()])
-    matches: list[Match] = []
-    by_kind = {
-        s.kind: {s.value}
-        for s in result.signals
-        if s.kind in {k.name for k in exact_kinds()} and s.frame == 0
-    }
-    for (name, _), set_hits in hashset_exact(session, by_kind).items():
-        matches.extend(Match(exact_reason(name, h)) for h in set_hits)
-    for (name, _), media_hits in media_exact(session, by_kind, before_source=None).items():
-        matches.extend(Match(exact_reason(name, h)) for h in media_hits)
-    for kind in near_kinds():
-        index = indexes.get(kind.name)
-        value = next((s for s in result.signals if s.kind == kind.name), None)
-        if index is None or value is None:
-            continue
-        if value.quality is not None and value.quality < index.min_quality:
-            continue
-        near_hits = near(
-            session,
-            index,
-            [[value.value, *value.variants]],
-            thresholds.get(kind.name, kind.threshold),
-            before_source=None,
-        )[0]
-        matches.extend(Match(near_reason(kind.name, h)) for h in near_hits)
-    _dedupe_and_locate(session, matches)
+def search_file(session: Session, path: Path, linker: Linker, limits: Limits) -> SearchResult:
+    """Every exact, near and linked match of the file in any source, and the verdict."""
+    probe = read_probe(path, limits, min_pdq_quality=linker.settings.pdq_min_quality)
+    probe.media_id = _stored_media_id(session, probe.sha256)
+    exact = _exact_reasons(session, probe)
+    hashes_near = _pdq_reasons(session, linker, probe)
+    if exact or hashes_near:
+        verdict = Verdict.KNOWN if exact else Verdict.NEAR
+        verified = link_reasons(session, near_links(linker, probe), None, MAX_LINKS)
+        reasons = exact + hashes_near + verified
+    elif (found := link_verdict(linker, probe, before_source=None)) is not None:
+        verdict, reasons = found
+    else:
+        verdict, reasons = (Verdict.ERROR if probe.error else Verdict.NEW), []
     return SearchResult(
         file=str(path),
-        sha256=result.sha256.hex() if result.sha256 else None,
-        type=result.media_type.value if result.media_type else "other",
-        error=result.error,
-        matches=matches,
+        sha256=probe.sha256.hex() if probe.sha256 else None,
+        type=probe.media_type,
+        error=probe.error,
+        matches=_dedupe_and_locate(session, reasons),
+        verdict=verdict.value,
     )
 
 
-def _dedupe_and_locate(session: Session, matches: list[Match]) -> None:
-    """Keep the closest match per target and signal, and say where each media was seen."""
-    by_distance = sorted((m.reason for m in matches), key=lambda r: r.distance)
-    matches[:] = [Match(reason) for reason in dedupe_reasons(by_distance)]
+def _stored_media_id(session: Session, sha256: bytes | None) -> int | None:
+    """The file's own media when it is stored: links never lead back to the file itself."""
+    if sha256 is None:
+        return None
+    found: int | None = session.scalar(select(Media.id).where(Media.sha256 == sha256))
+    return found
+
+
+def _exact_reasons(session: Session, probe: Probe) -> list[Reason]:
+    """Hash-set entries and stored media (any source) with one of the file's exact hashes."""
+    names = {kind.name for kind in exact_kinds()}
+    by_kind = {name: {value} for name, value in probe.digests.items() if name in names}
+    reasons: list[Reason] = []
+    for (name, _), set_hits in hashset_exact(session, by_kind).items():
+        reasons.extend(exact_reason(name, hit) for hit in set_hits)
+    for (name, _), media_hits in media_exact(session, by_kind, before_source=None).items():
+        reasons.extend(exact_reason(name, hit) for hit in media_hits)
+    return reasons
+
+
+def _pdq_reasons(session: Session, linker: Linker, probe: Probe) -> list[Reason]:
+    """PDQ matches of the picture, any rotation or flip, in media and hash sets.
+
+    Asked exactly as triage asks a stored picture: its frame-0 hash and variants, through
+    :func:`vident.match.lookup.near` (videos are matched by their frames in ``near_links``).
+    """
+    index = linker.indexes.near.get("pdq")
+    values = [variants for frame, variants in probe.pdq if frame == 0][:1]
+    if index is None or not values or len(index) == 0:
+        return []
+    hits = near(
+        session,
+        index,
+        values,
+        linker.settings.pdq_threshold,
+        before_source=None,
+        exclude_media=[probe.media_id],
+    )[0]
+    return [near_reason("pdq", hit) for hit in hits]
+
+
+def _dedupe_and_locate(session: Session, reasons: list[Reason]) -> list[Match]:
+    """One match per target and signal (reasons come best first), with where each was seen."""
+    matches = [Match(reason) for reason in dedupe_reasons(reasons)]
     for match in matches:
         if match.reason.media is None:
             continue
@@ -120,3 +154,4 @@ def _dedupe_and_locate(session: Session, matches: list[Match]) -> None:
             .limit(MAX_OCCURRENCES)
         )
         match.occurrences = [(s, p) for s, p in rows]
+    return matches

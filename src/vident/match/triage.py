@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from vident.index.near import NearIndex
 
 if TYPE_CHECKING:
-    from vident.match.links import Linker
+    from vident.match.links import Link, Linker
+    from vident.match.probe import Probe
 from vident.match.lookup import HashSetHit, MediaHit, NearHit, hashset_exact, media_exact, near
 from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Media, Occurrence, Signal, Source
@@ -174,39 +175,69 @@ def _add_links(
     session: Session, source_id: int, rows: list[_Row], items: list[TriageItem], linker: Linker
 ) -> None:
     """Crops verified by local features (near), then strong links to earlier sources (related)."""
-    from vident.match.connect import related
-    from vident.match.links import describe_media, first_sources
     from vident.match.probe import probe_media
 
     for item, row in zip(items, rows, strict=True):
         if item.verdict is not Verdict.NEW or row[3] is None:
             continue
         probe = probe_media(session, row[3], linker.settings.pdq_min_quality)
-        if probe.is_video:
-            links = [link for link in linker.video(probe) if link.detail.get("matched")]
-        else:
-            links = linker.crops(probe)
-        verdict = Verdict.NEAR
-        if not links:
-            links, verdict = related(linker, probe), Verdict.RELATED
+        found = link_verdict(linker, probe, before_source=source_id)
+        if found is not None:
+            item.verdict, item.reasons = found
+
+
+def near_links(linker: Linker, probe: Probe) -> list[Link]:
+    """Near duplicates that PDQ misses: verified crops of a picture, matching videos."""
+    if probe.is_video:
+        return [link for link in linker.video(probe) if link.detail.get("matched")]
+    return linker.crops(probe)
+
+
+def link_reasons(
+    session: Session, links: list[Link], before_source: int | None, limit: int = MAX_REASONS
+) -> list[Reason]:
+    """Links as reasons, each naming its media and first source; with ``before_source`` only
+    links to material of an earlier source count (None: every source)."""
+    from vident.match.links import describe_media, first_sources
+
+    if before_source is not None:
         earlier = first_sources(session, (link.media_id for link in links))
-        links = [link for link in links if earlier.get(link.media_id, source_id) < source_id]
-        if not links:
-            continue
-        refs = describe_media(session, (link.media_id for link in links))
-        item.verdict = verdict
-        item.reasons = [
-            Reason(
-                link.by,
-                int(link.detail.get("distance", 0)),
-                media=refs[link.media_id].sha256.hex(),
-                source=refs[link.media_id].source,
-                score=link.score,
-                detail=link.detail,
-            )
-            for link in links[:MAX_REASONS]
-            if link.media_id in refs
+        links = [
+            link for link in links if earlier.get(link.media_id, before_source) < before_source
         ]
+    refs = describe_media(session, (link.media_id for link in links))
+    return [
+        Reason(
+            link.by,
+            int(link.detail.get("distance", 0)),
+            media=refs[link.media_id].sha256.hex(),
+            source=refs[link.media_id].source,
+            score=link.score,
+            detail=link.detail,
+        )
+        for link in links
+        if link.media_id in refs
+    ][:limit]
+
+
+def link_verdict(
+    linker: Linker, probe: Probe, before_source: int | None
+) -> tuple[Verdict, list[Reason]] | None:
+    """The verdict links give a query that no hash matched: ``near`` for a verified crop or a
+    matching video, else ``related`` for a strong link, else None (still new).
+
+    Triage asks it of each stored media that is still new, ``search`` of a file from outside,
+    so both give the same verdict and reasons for the same picture.
+    """
+    from vident.match.connect import related
+
+    reasons = link_reasons(linker.session, near_links(linker, probe), before_source)
+    if reasons:
+        return Verdict.NEAR, reasons
+    reasons = link_reasons(linker.session, related(linker, probe), before_source)
+    if reasons:
+        return Verdict.RELATED, reasons
+    return None
 
 
 _Row = tuple[str, str | None, int | None, bytes | None, str | None]

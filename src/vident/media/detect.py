@@ -2,11 +2,16 @@
 
 Seized files are often renamed to hide them; a name only matters to flag a mislabelled file
 (a ``.jpg`` that is really text), which is recorded as an error so an analyst sees it.
+
+HEIF pictures (HEIC from phones, AVIF) are ISO media files like MP4 videos; ``filetype``
+knows only a few of their brands, so the brand of the ``ftyp`` box is read here first:
+an iPhone photo must be read as a picture, never left aside as unknown data.
 """
 
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -56,8 +61,21 @@ _ZIP_BASED_DOCUMENTS = frozenset(
 )
 
 IMAGE_EXTENSIONS = frozenset(
-    {"jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif"}
+    {
+        *("jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp"),
+        *("heic", "heif", "hif", "avif"),
+    }
 )
+
+#: HEIF brands of the ``ftyp`` box: (mime, extension). A still-image brand is major here.
+_HEIF_BRANDS: dict[bytes, tuple[str, str]] = {
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis"), ("image/heic", "heic")),
+    **dict.fromkeys((b"hevc", b"hevx", b"hevm", b"hevs"), ("image/heic-sequence", "heics")),
+    b"avif": ("image/avif", "avif"),
+    b"avis": ("image/avif", "avif"),
+}
+#: Structural brands that say "HEIF" without naming the codec; the compatible brands do.
+_HEIF_GENERIC = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
 VIDEO_EXTENSIONS = frozenset(
     {"mp4", "m4v", "mov", "avi", "mkv", "webm", "wmv", "flv", "mpg", "mpeg", "3gp", "ts"}
 )
@@ -65,6 +83,9 @@ VIDEO_EXTENSIONS = frozenset(
 
 def sniff(header: bytes) -> Sniffed:
     """The type of a file from its first bytes (:data:`SNIFF_BYTES` are enough)."""
+    heif = _heif_type(header)
+    if heif is not None:
+        return Sniffed(MediaType.IMAGE, *heif)
     kind = filetype.guess(header) if header else None
     if kind is None:
         if _looks_like_text(header):
@@ -81,6 +102,25 @@ def sniff(header: bytes) -> Sniffed:
     if mime in _ZIP_BASED_DOCUMENTS:
         return Sniffed(MediaType.OTHER, mime, extension)
     return Sniffed(MediaType.OTHER, mime, extension)
+
+
+def _heif_type(header: bytes) -> tuple[str, str] | None:
+    """(mime, extension) of a HEIF picture (HEIC, AVIF) from its ``ftyp`` box, else None."""
+    if len(header) < 16 or header[4:8] != b"ftyp":
+        return None
+    size = struct.unpack(">I", header[:4])[0]
+    if not 16 <= size <= min(len(header), 4096):
+        return None
+    major = header[8:12]
+    compatible = {header[at : at + 4] for at in range(16, size - 3, 4)}
+    if major in _HEIF_BRANDS:
+        return _HEIF_BRANDS[major]
+    if major not in _HEIF_GENERIC:
+        return None
+    for brand in (b"avif", b"avis", b"heic", b"heix", b"hevc", b"hevx"):
+        if brand in compatible:
+            return _HEIF_BRANDS[brand]
+    return ("image/heif", "heif")
 
 
 def _looks_like_text(header: bytes) -> bool:

@@ -12,14 +12,14 @@ Why this route:
 * **torch is 800 MB** and not needed to run 16 inverted-residual blocks. On one thread
   ONNX Runtime runs this graph in about 15 ms of CPU per picture, torch 2.13 (eager, the
   package's model) in about 70 ms; the outputs agree to 7e-6 (pooled features up to 4.2).
-* **Built once per machine.** Building takes about half a second (reading 18 MB of
-  weights, folding, serialising); the result is cached under ``$VIDENT_MODEL_CACHE`` or
-  ``~/.cache/vident/models/``. The file name carries the weights' SHA-256 prefix and
-  :data:`BUILDER_VERSION`, so a new weights file or a changed builder never reuses a stale
-  graph; the file is written to a temporary name and renamed, so concurrent workers that
-  build at the same time never see half a file. A cache file that ONNX Runtime cannot load,
-  or whose metadata (stored last, so a truncated file loses it) does not name the expected
-  weights and builder, is rebuilt.
+* **Built once per data directory.** Building takes about half a second (reading 18 MB of
+  weights, folding, serialising); the result is cached in the settings' model cache
+  (``model_cache``, by default ``models`` inside the data directory). The file name carries
+  the weights' SHA-256 prefix and :data:`BUILDER_VERSION`, so a new weights file or a
+  changed builder never reuses a stale graph; the file is written to a temporary name and
+  renamed, so concurrent workers that build at the same time never see half a file. A
+  cache file that ONNX Runtime cannot load, or whose metadata (stored last, so a truncated
+  file loses it) does not name the expected weights and builder, is rebuilt.
 * **One thread per session.** Ingest runs one worker process per core, so each session uses
   one intra-op thread; more would only fight the other workers.
 * **Preprocessing inside the graph.** The graph takes ``uint8`` pixels (N, 224, 224, 3), as
@@ -69,6 +69,7 @@ DIM: Final = 1280
 MEAN: Final = (0.485, 0.456, 0.406)
 STD: Final = (0.229, 0.224, 0.225)
 BN_EPS: Final = 1e-3
+#: The setting's environment variable (read through :class:`vident.config.Settings`).
 CACHE_ENV: Final = "VIDENT_MODEL_CACHE"
 INPUT_NAME: Final = "pixels"
 OUTPUT_NAME: Final = "features"
@@ -447,11 +448,11 @@ def _sha256(path: Path) -> str:
 
 
 def cache_dir() -> Path:
-    """``$VIDENT_MODEL_CACHE`` when set, else ``~/.cache/vident/models``."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "vident" / "models"
+    """The model cache of the settings (``models`` in the data directory unless configured):
+    never a folder outside what the investigator chose (see :mod:`vident.media.runtime`)."""
+    from vident.media.runtime import model_dir
+
+    return model_dir()
 
 
 def cache_path(weights_sha256: str) -> Path:

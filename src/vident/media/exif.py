@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final, TypeVar
@@ -35,14 +36,17 @@ _B = TypeVar("_B")
 
 _EXIF_FORMATS: Final = ("JPEG", "PNG", "WEBP", "TIFF", "AVIF")
 _EXIF_HEADER: Final = b"Exif\x00\x00"
-_TIFF_SIGNATURES: Final = (_EXIF_HEADER + b"II*\x00", _EXIF_HEADER + b"MM\x00*")
+_TIFF_MARKS: Final = (b"II*\x00", b"MM\x00*")
+_TIFF_SIGNATURES: Final = tuple(_EXIF_HEADER + mark for mark in _TIFF_MARKS)
 _XMP_START: Final = b"<x:xmpmeta"
 _XMP_END: Final = b"</x:xmpmeta>"
 _XMP_MAX: Final = 1024 * 1024
+#: Longest text fact kept (make, model, lens, software): the store's columns hold 200.
+MAX_TEXT: Final = 200
 
 # IFD0
 _MAKE, _MODEL, _SOFTWARE, _DATETIME = 0x010F, 0x0110, 0x0131, 0x0132
-_CAMERA_SERIAL = 0xC62F
+_CAMERA_SERIAL, _XML_PACKET = 0xC62F, 0x02BC
 _EXIF_POINTER, _GPS_POINTER = 0x8769, 0x8825
 # Exif IFD
 _DATETIME_ORIGINAL, _MAKER_NOTE = 0x9003, 0x927C
@@ -54,19 +58,33 @@ _JUNK_SERIALS: Final = frozenset({"unknown", "none", "n/a", "na", "null", "not s
 _DATE: Final = re.compile(r"\s*(\d{4})[:\-/](\d{2})[:\-/](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
 
 
-def read_exif(data: bytes) -> ExifFacts | None:
-    """Camera facts of a picture's bytes; None when it carries none. Never raises."""
+def read_exif(data: bytes, *, strict: bool = False) -> ExifFacts | None:
+    """Camera facts of a picture's bytes; None when it carries none. Never raises.
+
+    The readers below are written to answer None for anything malformed; the guards around
+    them only keep a bug from costing the picture. ``strict`` turns the guards off, so that a
+    reader's own exception comes out instead of silently dropping a block: the fuzz harnesses
+    and tests use it, because a bug hidden by a guard is still a bug (lost facts).
+    Failures inside Pillow, which damaged files cause by design, are never raised.
+    """
+    if strict:
+        return _read_all(_metadata_blocks(data), strict=True)
     try:
         blocks = _metadata_blocks(data)
     except Exception:  # a hostile header must never cost more than its facts
         return None
+    return _read_all(blocks, strict=False)
+
+
+def _read_all(blocks: _Blocks, *, strict: bool) -> ExifFacts | None:
+    run = _strictly if strict else _guarded
     facts = _Collected()
     if blocks.tiff is not None:
-        _guarded(_read_tiff, blocks.tiff, facts)
+        run(_read_tiff, blocks.tiff, facts)
     if blocks.xmp:
-        _guarded(_read_xmp, blocks.xmp, facts)
+        run(_read_xmp, blocks.xmp, facts)
     for segment in blocks.app12:
-        _guarded(_add_app12, segment, facts)
+        run(_add_app12, segment, facts)
     result = facts.finish()
     return None if result.is_empty() else result
 
@@ -101,20 +119,20 @@ class _Collected:
 
     def finish(self) -> ExifFacts:
         # sorted() is stable: within one source the order of discovery is kept.
-        body = [(n, v) for _, n, v in sorted(self.body, key=_rank) if _real_serial(v)]
-        others = [(n, v) for _, n, v in sorted(self.other, key=_rank) if _real_serial(v)]
+        body = _serials(sorted(self.body, key=_rank))
+        others = _serials(sorted(self.other, key=_rank))
         body_serial = body[0][1] if body else None
         other_serials: dict[str, str] = {}
         for name, value in body[1:] + others:
             if value != body_serial and value not in other_serials.values():
                 other_serials.setdefault(name, value)
         return ExifFacts(
-            make=self.make,
-            model=self.model,
+            make=fact_text(self.make),
+            model=fact_text(self.model),
             body_serial=body_serial,
             other_serials=other_serials,
-            lens=self.lens,
-            software=self.software,
+            lens=fact_text(self.lens),
+            software=fact_text(self.software),
             taken_at=self.taken_at,
             gps_lat=self.gps[0] if self.gps else None,
             gps_lon=self.gps[1] if self.gps else None,
@@ -125,6 +143,29 @@ def _rank(candidate: tuple[int, str, str]) -> int:
     return candidate[0]
 
 
+def _serials(candidates: list[tuple[int, str, str]]) -> list[tuple[str, str]]:
+    """(name, value) of the candidates that are real serials, as clean text."""
+    found: list[tuple[str, str]] = []
+    for _, name, raw in candidates:
+        value = fact_text(raw)
+        if value is not None and _real_serial(value):
+            found.append((name, value))
+    return found
+
+
+def fact_text(value: str | None) -> str | None:
+    """``value`` as storable text: printable characters only, trimmed, cut to MAX_TEXT.
+
+    Any EXIF text field can be as long as its block and XMP values carry whatever bytes the
+    file holds (NUL, escape codes); the store refuses NUL and text longer than its columns,
+    and a terminal showing a fact must not receive control codes.
+    """
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()
+    return cleaned[:MAX_TEXT].rstrip() or None
+
+
 def _guarded(reader: Callable[[_B, _Collected], None], block: _B, facts: _Collected) -> None:
     try:
         reader(block, facts)
@@ -132,13 +173,23 @@ def _guarded(reader: Callable[[_B, _Collected], None], block: _B, facts: _Collec
         return
 
 
+def _strictly(reader: Callable[[_B, _Collected], None], block: _B, facts: _Collected) -> None:
+    reader(block, facts)
+
+
 def _metadata_blocks(data: bytes) -> _Blocks:
     blocks = _Blocks()
-    try:
-        img = Image.open(io.BytesIO(data), formats=_EXIF_FORMATS)
-    except Exception:
-        img = None
-    if img is None:
+    if data.startswith(_TIFF_MARKS):
+        # A TIFF (or raw camera file) is one big EXIF structure: read it directly. Pillow
+        # would load every tag's value, and a crafted file makes those gigabytes.
+        blocks.tiff = Tiff.parse(data)
+        if blocks.tiff is not None:
+            packet = blocks.tiff.first_ifd().get(_XML_PACKET)
+            if packet is not None and packet.type in (1, 7):
+                blocks.xmp = packet.head(_XMP_MAX)
+        return blocks
+    view = _pillow_view(data)
+    if view is None:
         # A container Pillow does not read (HEIC, a damaged JPEG): find the blocks by signature.
         for signature in _TIFF_SIGNATURES:
             at = data.find(signature)
@@ -147,24 +198,67 @@ def _metadata_blocks(data: bytes) -> _Blocks:
                 break
         blocks.xmp = _find_xmp(data)
         return blocks
-    with img:
-        if img.format == "TIFF":
-            blocks.tiff = Tiff.parse(data)
-            xmp = img.getexif().get(700)  # XMLPacket
-        else:
-            raw = img.info.get("exif")
-            if isinstance(raw, bytes):
-                if raw.startswith(_EXIF_HEADER):
-                    raw = raw[len(_EXIF_HEADER) :]
-                blocks.tiff = Tiff.parse(raw)
-            xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
-        if isinstance(xmp, str):
-            xmp = xmp.encode("utf-8", errors="replace")
-        if isinstance(xmp, bytes):
-            blocks.xmp = xmp[:_XMP_MAX]
-        applist = getattr(img, "applist", [])
-        blocks.app12 = [segment for marker, segment in applist if marker == "APP12"]
+    if view.is_tiff:
+        blocks.tiff = Tiff.parse(data)
+    elif view.exif is not None:
+        raw = view.exif
+        if raw.startswith(_EXIF_HEADER):
+            raw = raw[len(_EXIF_HEADER) :]
+        blocks.tiff = Tiff.parse(raw)
+    if view.xmp is not None:
+        blocks.xmp = view.xmp[:_XMP_MAX]
+    blocks.app12 = view.app12
     return blocks
+
+
+class _PillowView:
+    """What Pillow found in a container's headers: format, EXIF payload, XMP, APP12 texts."""
+
+    def __init__(
+        self, is_tiff: bool, exif: bytes | None, xmp: bytes | None, app12: list[bytes]
+    ) -> None:
+        self.is_tiff = is_tiff
+        self.exif = exif
+        self.xmp = xmp
+        self.app12 = app12
+
+
+def _pillow_view(data: bytes) -> _PillowView | None:
+    """Pillow's reading of the headers (never the pixels); None when Pillow fails on them.
+
+    Pillow raises many kinds of exception on damaged files (SyntaxError, struct.error,
+    EOFError...); they are expected here and only send the caller to the signature scan.
+    """
+    try:
+        with (
+            warnings.catch_warnings(action="ignore"),  # one per damaged tag: noise in a log
+            Image.open(io.BytesIO(data), formats=_EXIF_FORMATS) as img,
+        ):
+            is_tiff = img.format == "TIFF"
+            exif: object = None
+            if is_tiff:
+                xmp: object = img.getexif().get(700)  # XMLPacket
+            else:
+                exif = img.info.get("exif")
+                xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
+            applist: object = getattr(img, "applist", [])
+    except Exception:  # Pillow's own failures on a damaged container
+        return None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8", errors="replace")
+    app12: list[bytes] = []
+    if isinstance(applist, list):
+        for item in applist:
+            if isinstance(item, tuple) and len(item) == 2 and item[0] == "APP12":
+                segment = item[1]
+                if isinstance(segment, bytes):
+                    app12.append(segment)
+    return _PillowView(
+        is_tiff,
+        exif if isinstance(exif, bytes) else None,
+        xmp if isinstance(xmp, bytes) else None,
+        app12,
+    )
 
 
 def _find_xmp(data: bytes) -> bytes | None:
@@ -198,7 +292,7 @@ def _read_tiff(tiff: Tiff, facts: _Collected) -> None:
     facts.gps = _gps(tiff, tiff.sub_ifd(ifd0, _GPS_POINTER))
     note = exif.get(_MAKER_NOTE)
     if note is not None:
-        _add_maker_note(read_maker_note(tiff, note.position, len(note.value), facts.make), facts)
+        _add_maker_note(read_maker_note(tiff, note.position, note.length, facts.make), facts)
 
 
 def _add_maker_note(note: MakerNoteFacts, facts: _Collected, rank: int = _RANK_MAKER_NOTE) -> None:

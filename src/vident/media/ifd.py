@@ -5,16 +5,25 @@ serial numbers sit in maker notes whose offsets count from the EXIF TIFF header 
 Panasonic) or from a TIFF header of their own (Nikon). This reader walks directories by
 offset, never reads outside the buffer, never follows more than :data:`MAX_ENTRIES` entries,
 and answers ``None`` for anything malformed, so hostile EXIF costs nothing but the facts.
+
+Values are not copied when a directory is read: an entry only says where its value lies, and
+readers take the first bytes or numbers they need. A directory of 512 entries that each
+claim the whole file (a crafted TIFF of 8 MB) would otherwise copy 4 GB.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 #: Most entries read from one directory (real ones hold a few dozen).
 MAX_ENTRIES: Final = 512
+#: Most numbers read from one entry: readers use the first (a pointer, a serial) or first
+#: three (GPS degrees, minutes, seconds).
+MAX_NUMBERS: Final = 8
+#: Most bytes of one text value read (EXIF text fields are short; facts keep 200 characters).
+MAX_TEXT_BYTES: Final = 4096
 
 # TIFF field types -> bytes per value.
 _TYPE_SIZES: Final = {
@@ -37,14 +46,20 @@ _INT_FORMATS: Final = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I"}
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One directory entry: its field type, value count and the bytes of its value."""
+    """One directory entry: its field type, value count and where its value lies."""
 
     tag: int
     type: int
     count: int
-    value: bytes
     #: Where the value starts, counted from the start of the whole buffer.
     position: int
+    #: Bytes of the value (count x the type's size); the whole value is inside the buffer.
+    length: int
+    data: bytes = field(repr=False, compare=False)
+
+    def head(self, limit: int) -> bytes:
+        """The first ``limit`` bytes of the value (all of it when shorter)."""
+        return self.data[self.position : self.position + min(self.length, limit)]
 
 
 class Tiff:
@@ -107,9 +122,8 @@ class Tiff:
                 value_at = start + 8
             else:
                 value_at = origin + struct.unpack(self.order + "I", raw[8:12])[0]
-            value = self.data[value_at : value_at + length]
-            if len(value) == length:
-                entries.setdefault(tag, Entry(tag, kind, n, value, value_at))
+            if value_at + length <= len(self.data):
+                entries.setdefault(tag, Entry(tag, kind, n, value_at, length, self.data))
         return entries
 
     def sub_ifd(self, entries: dict[int, Entry], tag: int) -> dict[int, Entry]:
@@ -128,19 +142,25 @@ class Tiff:
         return struct.unpack(self.order + "I", raw)[0] if len(raw) == 4 else None
 
     def ints(self, entry: Entry | None) -> tuple[int, ...]:
-        """Integer values of an entry (BYTE, SHORT, LONG and signed kinds); () otherwise."""
+        """The first :data:`MAX_NUMBERS` integers of an entry (BYTE, SHORT, LONG and signed
+        kinds); () otherwise."""
         if entry is None or entry.type not in _INT_FORMATS:
             return ()
         fmt = _INT_FORMATS[entry.type]
-        return struct.unpack(f"{self.order}{entry.count}{fmt}", entry.value)
+        count = min(entry.count, MAX_NUMBERS)
+        return struct.unpack(
+            f"{self.order}{count}{fmt}", entry.head(count * _TYPE_SIZES[entry.type])
+        )
 
     def rationals(self, entry: Entry | None) -> tuple[float | None, ...]:
-        """RATIONAL/SRATIONAL values as floats, None for a zero denominator; () otherwise."""
+        """The first :data:`MAX_NUMBERS` RATIONAL/SRATIONAL values as floats, None for a zero
+        denominator; () otherwise."""
         if entry is None:
             return ()
         if entry.type in (5, 10):
             fmt = "I" if entry.type == 5 else "i"
-            pairs = struct.unpack(f"{self.order}{entry.count * 2}{fmt}", entry.value)
+            count = min(entry.count, MAX_NUMBERS)
+            pairs = struct.unpack(f"{self.order}{count * 2}{fmt}", entry.head(count * 8))
             return tuple(
                 pairs[i] / pairs[i + 1] if pairs[i + 1] else None for i in range(0, len(pairs), 2)
             )
@@ -151,7 +171,7 @@ def text(entry: Entry | None) -> str | None:
     """An ASCII/UNDEFINED value as clean text: up to the first NUL, trimmed, None if empty."""
     if entry is None or entry.type not in (1, 2, 7):
         return None
-    return clean_text(entry.value)
+    return clean_text(entry.head(MAX_TEXT_BYTES))
 
 
 def clean_text(raw: bytes) -> str | None:

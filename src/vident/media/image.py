@@ -26,6 +26,14 @@ generated 1-12 MP photo-like JPEGs and 58 real photos of the shared corpus):
   stored sideways hashes like its upright copy; width and height are reported upright too.
 * **RGB like the references.** ``convert("RGB")`` for every mode (alpha dropped, palettes
   expanded, 16-bit scaled), exactly as python-threatexchange does before PDQ.
+* **HEIC through pillow-heif, AVIF through Pillow.** Phones have written HEIC since 2017.
+  The pillow-heif opener is registered by :func:`decode_image` itself, on first use in each
+  process (a forkserver worker imports this module afresh), with embedded thumbnails, depth
+  and auxiliary pictures off: the hashes need the main picture only. libheif applies the
+  container's rotation and mirroring and pillow-heif then resets the EXIF Orientation to 1,
+  so the picture is upright once and only once; Pillow's AVIF reader instead hands the
+  rotation over as EXIF Orientation, which the rule above applies. The same pixel limit
+  guards both, since Pillow checks the size of whatever its openers report.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ SAFE_FORMATS: Final = (
     "TIFF",
     "BMP",
     "AVIF",
+    "HEIF",
     "JPEG2000",
     "ICO",
     "PPM",
@@ -72,6 +81,20 @@ _TRANSPOSE: Final = {
 }
 _ORIENTATION_TAG: Final = 0x0112
 
+_heif_registered = False
+
+
+def register_heif() -> None:
+    """Let Pillow open HEIC/HEIF pictures (pillow-heif); once per process, writes nothing."""
+    global _heif_registered
+    if _heif_registered:
+        return
+    from pillow_heif import register_heif_opener
+
+    # One decoding thread: ingest already runs one worker process per core.
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False, decode_threads=1)
+    _heif_registered = True
+
 
 def decode_image(data: bytes, limits: Limits, *, target: int | None = 512) -> DecodedImage:
     """Decode ``data`` to an upright RGB picture whose shorter side is about ``target`` px.
@@ -85,6 +108,7 @@ def decode_image(data: bytes, limits: Limits, *, target: int | None = 512) -> De
         raise ValueError(f"target must be positive or None, got {target}")
     if not data:
         raise MediaError("empty file (0 bytes)")
+    register_heif()
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
     try:
         return _decode(data, limits.max_pixels, target)

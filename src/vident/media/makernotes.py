@@ -22,6 +22,7 @@ from vident.media.ifd import Tiff, clean_text, text
 _NIKON_TYPE3: Final = b"Nikon\x00\x02"
 _PANASONIC: Final = b"Panasonic\x00\x00\x00"
 _RECONYX_HYPERFIRE: Final = b"\x01\xf1"
+_RECONYX_BYTES: Final = 72  # the fixed layout's time and serial words
 _APP12_SERIAL: Final = re.compile(rb"Serial#=([^\r\n\x00]{1,64})")
 _APP12_TIME: Final = re.compile(rb"TimeDate=(\d{1,12})[\r\n]")
 
@@ -48,8 +49,8 @@ def read_maker_note(tiff: Tiff, position: int, length: int, make: str | None) ->
         _nikon(tiff, position, facts)
     elif head.startswith(_PANASONIC):
         _panasonic(tiff, position, facts)
-    elif head.startswith(_RECONYX_HYPERFIRE) and length >= 72:
-        _reconyx_hyperfire(tiff.data[position : position + length], facts)
+    elif head.startswith(_RECONYX_HYPERFIRE) and length >= _RECONYX_BYTES:
+        _reconyx_hyperfire(tiff.data[position : position + _RECONYX_BYTES], facts)
     elif make is not None and make.lower().startswith("canon"):
         _canon(tiff, position, facts)
     return facts

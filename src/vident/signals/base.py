@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -18,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vident.media.types import DecodedImage, MediaType
+
+_HEX_DIGITS = re.compile(r"[0-9a-f]+")
 
 
 class MatchRule(enum.StrEnum):
@@ -86,10 +89,11 @@ class SignalKind(ABC):
             raise InvalidSignalValue(
                 f"{self.name} needs {self.value_bytes * 2} hex digits, got {len(cleaned)}"
             )
-        try:
-            return bytes.fromhex(cleaned)
-        except ValueError as exc:
-            raise InvalidSignalValue(f"{self.name} value is not hexadecimal: {text!r}") from exc
+        # bytes.fromhex skips inner spaces, which would store a shorter value that never
+        # matches; only hex digits are accepted.
+        if not _HEX_DIGITS.fullmatch(cleaned):
+            raise InvalidSignalValue(f"{self.name} value is not hexadecimal: {text[:80]!r}")
+        return bytes.fromhex(cleaned)
 
     def to_hex(self, value: bytes) -> str:
         return value.hex()

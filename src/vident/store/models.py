@@ -294,7 +294,12 @@ class Exif(Base):
 
 
 class HashSet(Base):
-    """Known hashes imported from elsewhere (a national list, a VICS export, a CSV)."""
+    """Known hashes imported from elsewhere (a national list, a VICS export, a CSV).
+
+    ``status`` is the state of its last import: ``importing`` from the start until the whole
+    file has been read (so a killed or failed import stays visible), ``incomplete`` when the
+    file could not be read to its end, ``complete`` otherwise.
+    """
 
     __tablename__ = "hashset"
 
@@ -303,6 +308,7 @@ class HashSet(Base):
     origin: Mapped[str | None] = mapped_column(Text)
     format: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="importing", server_default="complete")
 
 
 class HashSetEntry(Base):

@@ -61,10 +61,11 @@ def paths_with_signals(session: Session, source_id: int, kinds: Sequence[SignalK
     A kind counts as there when its media has a value of the kind's version and current model
     (a changed face model, for instance, makes every picture due again).
     """
+    # The rows as a list: dict() on the Result itself takes it for a mapping (it has keys()).
     paths: dict[str, int | None] = dict(
         session.execute(
             select(Occurrence.path, Occurrence.media_id).where(Occurrence.source_id == source_id)
-        ).tuples()
+        ).all()
     )
     have: dict[int, int] = {}
     for kind in kinds:

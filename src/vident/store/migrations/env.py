@@ -1,4 +1,8 @@
-"""Alembic environment: runs on the engine vident hands over (SQLite or PostgreSQL)."""
+"""Alembic environment: runs on the engine vident hands over (SQLite or PostgreSQL).
+
+The whole upgrade is one transaction on both backends (see :mod:`vident.store.migrate`), so a
+process killed while migrating leaves the store at its old revision, with nothing half-made.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from alembic import context
 from sqlalchemy import Engine, create_engine
 
 from vident.store.db import include_object
+from vident.store.migrate import clear_interrupted_upgrade, migration_transaction
 from vident.store.models import Base
 
 config = context.config
@@ -13,14 +18,14 @@ engine: Engine | None = config.attributes.get("engine")
 if engine is None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
 
-with engine.connect() as connection:
+with engine.connect() as connection, migration_transaction(connection):
+    clear_interrupted_upgrade(connection)
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         include_object=include_object,
+        transactional_ddl=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+    context.run_migrations()
