@@ -99,6 +99,14 @@ class Settings(Limits):
             "a longer one is rejected and read past without being held in memory."
         ),
     )
+    operator: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "Name of the local operator the command line acts as, recorded in the audit trail; "
+            "default: the login name."
+        ),
+    )
     max_hashset_field: int = Field(
         default=64 * 1024,
         gt=0,
