@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from tests.pg import postgres_server
 from vident.config import Settings
 from vident.demo.synthetic import photo_like
+from vident.media import runtime
 from vident.store.db import Store, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,7 +30,8 @@ def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     the scene model again (seconds each). Tests of the cache set their own."""
     folder = tmp_path_factory.mktemp("model-cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VIDENT_MODEL_CACHE", str(folder))
+        patch.setenv("VIDENT_MODEL_CACHE", str(folder))  # the Settings tests make
+        patch.setattr(runtime, "_model_dir", folder)  # code run without Settings (probes)
         yield folder
 
 

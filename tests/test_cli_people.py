@@ -191,7 +191,8 @@ def _drop_connections(db: str) -> None:
 def env(faces_base: Env, tmp_path: Path) -> Env:
     """A private copy of the ingested store, for a test that writes."""
     data = tmp_path / "data"
-    shutil.copytree(faces_base.data, data, ignore=shutil.ignore_patterns("*.lock"))
+    # Locks and the cache (temporary files, the worker pool's socket) are no part of the store.
+    shutil.copytree(faces_base.data, data, ignore=shutil.ignore_patterns("*.lock", "cache"))
     if faces_base.db is None:
         return Env(data, None)
     _drop_connections(faces_base.db)

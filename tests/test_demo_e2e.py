@@ -10,7 +10,6 @@ with it (slow) the demo also shows a person and a video.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -36,12 +35,10 @@ _EXPECTED_BY = {
 
 
 def run_demo(data: Path, corpus: Path) -> str:
-    env = {**os.environ, "VIDENT_CORPUS": str(corpus)}
     result = subprocess.run(
-        [sys.executable, "-m", "vident.demo", "--data", str(data)],
+        [sys.executable, "-m", "vident.demo", "--data", str(data), "--corpus", str(corpus)],
         capture_output=True,
         text=True,
-        env=env,
         check=False,
         timeout=600,
     )

@@ -369,13 +369,11 @@ def test_check_triage_wants_the_reason_each_item_was_made_for(generated: Scenari
     )
 
 
-def test_default_corpus_honours_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VIDENT_CORPUS", str(tmp_path))
-    assert default_corpus() == tmp_path
-    monkeypatch.setenv("VIDENT_CORPUS", str(tmp_path / "absent"))
-    assert default_corpus() is None
+def test_default_corpus_is_the_one_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIDENT_CORPUS", str(tmp_path / "absent"))  # ignored: passed explicitly
+    assert default_corpus(tmp_path) == tmp_path
+    assert default_corpus(tmp_path / "absent") is None
+    assert default_corpus() != tmp_path / "absent"
 
 
 @pytest.mark.slow

@@ -121,7 +121,10 @@ def test_index_disk_full_then_rerun(tmp_path: Path, mounts: list[Path], seizure:
     filler = _fill(index, 0)
 
     _assert_one_line_disk_full(_ingest(data, seizure), data.absolute())
-    assert [p.name for p in index.rglob("*") if p.is_file()] == ["filler"]  # no half snapshot
+    # No half snapshot: only the filler and the (empty) lock file the index writers share.
+    left = sorted(p.name for p in index.rglob("*") if p.is_file())
+    assert left == [".index.lock", "filler"]
+    assert (index / ".index.lock").stat().st_size == 0
 
     filler.unlink()
     rerun = _ingest(data, seizure)

@@ -27,7 +27,7 @@ from vident.media.faces import (
     configured_face_model,
     load_face_model,
 )
-from vident.media.faces.select import parse_onnx_spec
+from vident.media.faces.select import parse_onnx_spec, use_face_model
 from vident.media.image import decode_image
 from vident.media.types import DecodedImage
 from vident.signals.face import Face
@@ -142,12 +142,27 @@ def test_face_signal_on_a_picture_without_faces(monkeypatch: pytest.MonkeyPatch)
     assert Face.min_similarity == load_face_model("facenet").min_similarity
 
 
-def test_configured_model_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VIDENT_FACE_MODEL", "dlib")
-    assert configured_face_model() is load_face_model("dlib")
-    assert Face().model == "dlib-resnet-v1" and Face().dim == 128
-    monkeypatch.setenv("VIDENT_FACE_MODEL", " ")
+def test_configured_model_follows_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The model comes from the injected settings; media code never reads the environment."""
+    from vident.config import Settings
+    from vident.media.runtime import keep_inside
+
+    monkeypatch.setenv("VIDENT_FACE_MODEL", "dlib")  # ignored: only Settings reads it
     assert configured_face_model() is load_face_model(DEFAULT_FACE_MODEL)
+    undo = keep_inside(Settings(data=tmp_path / "data", face_model="dlib"))
+    try:
+        assert configured_face_model() is load_face_model("dlib")
+        assert Face().model == "dlib-resnet-v1" and Face().dim == 128
+    finally:
+        undo()
+    assert configured_face_model() is load_face_model(DEFAULT_FACE_MODEL)
+    previous = use_face_model(" ")
+    try:
+        assert configured_face_model() is load_face_model(DEFAULT_FACE_MODEL)
+    finally:
+        use_face_model(previous)
 
 
 @needs_corpus

@@ -28,7 +28,7 @@ from vident.store.db import (
     current_revision,
     include_object,
 )
-from vident.store.models import Base
+from vident.store.metadata import metadata
 
 VIDENT = Path(sys.executable).parent / "vident"
 
@@ -87,7 +87,7 @@ def _assert_complete_and_intact(path: Path) -> None:
     with store.engine.connect() as connection:
         diff = compare_metadata(
             MigrationContext.configure(connection, opts={"include_object": include_object}),
-            Base.metadata,
+            metadata,
         )
         assert diff == []
         assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from tests.helpers_media import CONFORMANCE, CORPUS, photo_like, tiny_audio_mp4, tiny_video
 from vident.config import Limits
 from vident.ingest.video_frames import video_signals
+from vident.media.bits import pack_bits
 from vident.media.errors import MediaError
 from vident.media.keyframes import (
     DecodeReport,
@@ -26,7 +27,7 @@ from vident.media.keyframes import (
 )
 from vident.media.types import DecodedImage
 from vident.signals.base import ImageSignal, MatchRule, SignalValue
-from vident.signals.pdq import Pdq, pack_bits
+from vident.signals.pdq import Pdq
 
 LIMITS = Limits()
 VPDQ = CONFORMANCE / "vpdq"

@@ -24,7 +24,7 @@ from PIL import Image
 
 from tests.conftest import CORPUS
 from vident.demo.synthetic import photo_like
-from vident.media import effnet
+from vident.media import effnet, runtime
 from vident.media.types import DecodedImage
 from vident.signals.scene import Scene, pack
 
@@ -38,7 +38,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private model cache for this module, so tests never touch the user's cache."""
     folder = tmp_path_factory.mktemp("models")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(effnet.CACHE_ENV, str(folder))
+        patch.setattr(runtime, "_model_dir", folder)
         yield folder
 
 
@@ -94,7 +94,7 @@ def test_batch_equals_single() -> None:
 
 
 def test_cache_is_built_once_then_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(effnet.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "_model_dir", tmp_path / "cache")
     first = effnet.load_session()
     assert first.built
     assert first.path.parent == tmp_path / "cache"
@@ -114,7 +114,7 @@ def test_corrupt_cache_is_rebuilt(
     effnet.load_session()  # builds (or finds) a good graph in this test's cache folder
     (good_file,) = model_cache.iterdir()
     good = good_file.read_bytes()
-    monkeypatch.setenv(effnet.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(runtime, "_model_dir", tmp_path)
     path = effnet.cache_path(hashlib.sha256(effnet.weights_path().read_bytes()).hexdigest())
     assert path.name == good_file.name
     damaged = {"garbage": b"not a model" * 100, "truncated": good[: len(good) // 2], "empty": b""}
@@ -129,30 +129,32 @@ def test_corrupt_cache_is_rebuilt(
 def test_unwritable_cache_still_embeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    monkeypatch.setenv(effnet.CACHE_ENV, str(blocker / "models"))  # parent is a file
+    monkeypatch.setattr(runtime, "_model_dir", blocker / "models")  # parent is a file
     loaded = effnet.load_session()
     assert loaded.built
     assert not loaded.path.exists()
 
 
 def test_cache_folder_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The model cache is the settings' one: inside the data directory unless configured."""
+    """The model cache is the settings' one, handed down: never read from the environment."""
     from vident.config import Settings
     from vident.media.runtime import keep_inside
 
-    monkeypatch.delenv(effnet.CACHE_ENV, raising=False)
-    monkeypatch.delenv("VIDENT_DATA", raising=False)
-    assert effnet.cache_dir() == (Path("vident-data") / "models").resolve()
+    monkeypatch.setattr(runtime, "_model_dir", None)
+    monkeypatch.setenv("VIDENT_MODEL_CACHE", "/srv/models")  # ignored by media code
     monkeypatch.setenv("VIDENT_DATA", str(tmp_path / "elsewhere"))
-    assert effnet.cache_dir() == tmp_path / "elsewhere" / "models"
-    monkeypatch.setenv(effnet.CACHE_ENV, "/srv/models")
-    assert effnet.cache_dir() == Path("/srv/models")
+    assert effnet.cache_dir() == (Path("vident-data") / "models").resolve()
     undo = keep_inside(Settings(data=tmp_path / "data", model_cache=None))
     try:
         assert effnet.cache_dir() == tmp_path / "data" / "models"
     finally:
         undo()
-    assert effnet.cache_dir() == Path("/srv/models")
+    assert effnet.cache_dir() == (Path("vident-data") / "models").resolve()
+    undo = runtime.use_models(runtime.ModelChoice(tmp_path / "mine", "facenet"))
+    try:
+        assert effnet.cache_dir() == tmp_path / "mine"
+    finally:
+        undo()
 
 
 def test_reads_torch_zip_format() -> None:

@@ -15,7 +15,7 @@ from vident.store.db import (
     include_object,
     upgrade,
 )
-from vident.store.models import Base
+from vident.store.metadata import metadata
 
 
 def test_migrations_create_exactly_the_models(store_url: str) -> None:
@@ -23,7 +23,7 @@ def test_migrations_create_exactly_the_models(store_url: str) -> None:
     with store.engine.connect() as connection:
         diff = compare_metadata(
             MigrationContext.configure(connection, opts={"include_object": include_object}),
-            Base.metadata,
+            metadata,
         )
     store.dispose()
     assert diff == []

@@ -1,5 +1,8 @@
 """Commands that compare and connect: similar, related, text, people, signals compute.
 
+Each command parses its arguments, opens a service context as the local operator, calls one
+use case of :mod:`vident.service` and renders the model it returns: JSON as the model dumps
+it, tables through literal cells (evidence text is shown escaped, never interpreted).
 Registered on the ``vident`` application when :mod:`vident.cli` imports this module.
 """
 
@@ -7,26 +10,30 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import BaseModel, JsonValue
 
-from vident.cli import (
+from vident.cli_base import (
     MAX_ID,
     CliError,
     OutFormat,
     _errors,
     _named,
     _settings,
-    _signal_names,
-    _store,
     _table,
     app,
     err,
     out,
 )
-from vident.config import Settings
+
+if TYPE_CHECKING:
+    from vident.service.context import Context
+    from vident.service.similar import LinkOut, Region
 
 people_app = typer.Typer(
     help="Person candidates: faces clustered across every source, and the analyst's decisions.",
@@ -39,7 +46,32 @@ app.add_typer(people_app, name="people")
 app.add_typer(signals_app, name="signals")
 
 
-def _parse_region(text: str | None) -> tuple[int, int, int, int] | None:
+@contextmanager
+def _service(ctx: typer.Context) -> Iterator[Context]:
+    """The command's service context; every failure becomes one line and exit status 1."""
+    from vident.service.context import local_operator, open_context
+    from vident.service.errors import ServiceError
+
+    with _errors():
+        settings = _settings(ctx)
+        try:
+            context = open_context(settings, local_operator(settings))
+        except ServiceError as exc:
+            raise CliError(str(exc)) from None
+        try:
+            yield context
+        except ServiceError as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            context.close()
+
+
+def _print_json(model: BaseModel) -> None:
+    json.dump(model.model_dump(mode="json"), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+def _parse_region(text: str | None) -> Region | None:
     if text is None:
         return None
     try:
@@ -51,53 +83,44 @@ def _parse_region(text: str | None) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
-def _print_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=1)
-    sys.stdout.write("\n")
+#: Evidence shown in the table, in this order, when a link has it.
+_DETAIL_KEYS = (
+    "distance",
+    "relation",
+    "inliers",
+    "cosine",
+    "serial",
+    "distance_m",
+    "seconds",
+    "person_id",
+    "query_matched",
+    "candidate_matched",
+    "text",
+    "ts",
+)
 
 
-def _detail_text(result: dict[str, Any]) -> str:
-    detail = result["detail"]
+def _detail_text(detail: dict[str, JsonValue]) -> str:
     parts = []
-    for key in (
-        "distance",
-        "relation",
-        "inliers",
-        "cosine",
-        "serial",
-        "distance_m",
-        "seconds",
-        "person_id",
-        "query_matched",
-        "candidate_matched",
-        "text",
-        "ts",
-    ):
-        if key in detail and detail[key] is not None:
-            value = detail[key]
+    for key in _DETAIL_KEYS:
+        value = detail.get(key)
+        if value is not None:
             parts.append(f"{key} {value}" if not isinstance(value, str) else f"{key} {value!r}")
     return ", ".join(parts)
 
 
-def _results_table(results: list[dict[str, Any]], title: str) -> None:
+def _results_table(results: list[LinkOut], title: str) -> None:
     table = _table("score", "by", "path", "source", "sha256", "evidence", title=title)
     for result in results:
         table.add_row(
-            f"{result['score']:.3f}",
-            result["by"],
-            result["path"],
-            result["source"],
-            result["sha256"][:16],
-            _detail_text(result),
+            f"{result.score:.3f}",
+            result.by,
+            result.path,
+            result.source,
+            result.sha256[:16],
+            _detail_text(result.detail),
         )
     out.print(table)
-
-
-def _linker(settings: Settings, store: Any, session: Any) -> Any:
-    from vident.index.catalog import open_indexes
-    from vident.match.links import Linker
-
-    return Linker(session, open_indexes(session, settings), settings)
 
 
 @app.command()
@@ -116,50 +139,22 @@ def similar(
     fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
 ) -> None:
     """Stored media most like FILE: same picture, face, place, text or camera; best first."""
-    settings = _settings(ctx)
-    with _errors():
-        from vident.ingest.pipeline import limits_of
-        from vident.match.connect import BY_CHOICES, records
-        from vident.match.connect import similar as find_similar
-        from vident.match.probe import describe_probe, probe_file
-        from vident.media.errors import MediaError
+    from vident.service.similar import BY_CHOICES, find_similar_media
 
+    with _errors():
         if by is not None and by not in BY_CHOICES:
             raise CliError(f"--by {by!r} is not known; choose from {', '.join(BY_CHOICES)}")
         if not file.is_file():
             raise CliError(f"{file} is not a file")
-        store = _store(settings)
-        try:
-            probe = probe_file(
-                file,
-                limits_of(settings),
-                region=_parse_region(region),
-                min_pdq_quality=settings.pdq_min_quality,
-            )
-        except MediaError as exc:
-            raise CliError(f"cannot read {file}: {exc}") from None
-        with store.reader() as session:
-            linker = _linker(settings, store, session)
-            probe.media_id = _stored_media_id(session, probe.sha256)
-            results = records(session, find_similar(linker, probe, by, top))
-        if fmt is OutFormat.json:
-            _print_json({"query": {**describe_probe(probe), "path": str(file)}, "results": results})
-            return
-        if not results:
-            out.print(f"{file}: nothing similar in the store")
-            return
-        _results_table(results, f"similar to {file}" + (f" by {by}" if by else ""))
-
-
-def _stored_media_id(session: Any, sha256: bytes | None) -> int | None:
-    from sqlalchemy import select
-
-    from vident.store.models import Media
-
-    if sha256 is None:
-        return None
-    found: int | None = session.scalar(select(Media.id).where(Media.sha256 == sha256))
-    return found
+        part = _parse_region(region)
+    with _service(ctx) as context:
+        found = find_similar_media(context, file, by=by, region=part, top=top)
+    if fmt is OutFormat.json:
+        _print_json(found)
+    elif not found.results:
+        out.print(f"{file}: nothing similar in the store")
+    else:
+        _results_table(found.results, f"similar to {file}" + (f" by {by}" if by else ""))
 
 
 @app.command()
@@ -169,33 +164,16 @@ def related(
     fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
 ) -> None:
     """Every strong link of one media: duplicates, same face or person, place, camera, text."""
-    settings = _settings(ctx)
-    with _errors():
-        from vident.match.connect import records
-        from vident.match.connect import related as find_related
-        from vident.match.probe import describe_probe, probe_media
+    from vident.service.similar import find_related_media
 
-        try:
-            digest = bytes.fromhex(sha256.strip())
-        except ValueError:
-            raise CliError(f"{sha256!r} is not a SHA-256 in hexadecimal") from None
-        if len(digest) != 32:
-            raise CliError(f"a SHA-256 has 64 hex digits, got {len(sha256.strip())}")
-        store = _store(settings)
-        with store.reader() as session:
-            try:
-                probe = probe_media(session, digest, settings.pdq_min_quality)
-            except LookupError as exc:
-                raise CliError(str(exc)) from None
-            linker = _linker(settings, store, session)
-            results = records(session, find_related(linker, probe))
-        if fmt is OutFormat.json:
-            _print_json({"query": describe_probe(probe), "results": results})
-            return
-        if not results:
-            out.print(f"{sha256}: no strong link to any other media")
-            return
-        _results_table(results, f"related to {sha256[:16]}")
+    with _service(ctx) as context:
+        found = find_related_media(context, sha256)
+    if fmt is OutFormat.json:
+        _print_json(found)
+    elif not found.results:
+        out.print(f"{sha256}: no strong link to any other media")
+    else:
+        _results_table(found.results, f"related to {sha256[:16]}")
 
 
 @app.command("text")
@@ -208,34 +186,20 @@ def text_search(
     fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
 ) -> None:
     """Media whose recognised text (signs, screens, packaging) matches QUERY."""
-    settings = _settings(ctx)
-    with _errors():
-        from vident.match.text_search import search_text
+    from vident.service.text import search_text
 
-        store = _store(settings)
-        with store.reader() as session:
-            hits = search_text(session, query, limit=limit)
-        rows = [
-            {
-                "sha256": hit.sha256,
-                "path": hit.path,
-                "source": hit.source,
-                "frame": hit.frame,
-                "score": round(float(hit.score), 4),
-                "snippet": hit.snippet,
-            }
-            for hit in hits
-        ]
-        if fmt is OutFormat.json:
-            _print_json({"query": query, "results": rows})
-            return
-        if not rows:
-            out.print(f"no recognised text matches {query!r}")
-            return
-        table = _table("path", "source", "text", "sha256", title=f"text matching {query!r}")
-        for hit in hits:
-            table.add_row(hit.path or "", hit.source or "", hit.snippet, hit.sha256[:16])
-        out.print(table)
+    with _service(ctx) as context:
+        found = search_text(context, query, limit=limit)
+    if fmt is OutFormat.json:
+        _print_json(found)
+        return
+    if not found.results:
+        out.print(f"no recognised text matches {query!r}")
+        return
+    table = _table("path", "source", "text", "sha256", title=f"text matching {query!r}")
+    for hit in found.results:
+        table.add_row(hit.path or "", hit.source or "", hit.snippet, hit.sha256[:16])
+    out.print(table)
 
 
 @signals_app.command("compute")
@@ -249,29 +213,21 @@ def signals_compute(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add signals to material ingested before (reads the source's files again)."""
-    settings = _settings(ctx)
-    with _errors():
-        from vident.ingest.pipeline import compute_signals
-        from vident.progress import RichProgress
+    from vident.progress import RichProgress
+    from vident.service.signals import compute_signals
 
+    with _errors():
         _named("--source", source)
-        kinds = _signal_names(signals)
-        store = _store(settings)
-        summary = compute_signals(
-            store,
-            settings,
-            source,
-            kinds,
-            workers=workers,
-            progress=None if quiet else RichProgress(err),
+    with _service(ctx) as context:
+        progress = None if quiet else RichProgress(err)
+        done = compute_signals(context, source, signals, workers=workers, progress=progress)
+    if not quiet:
+        err.print(
+            f"source {source!r}: {', '.join(done.signals)} computed for {done.files} files "
+            f"({done.errors} errors), {done.skipped} already had them, "
+            f"in {done.seconds:.1f} s",
+            highlight=False,
         )
-        if not quiet:
-            err.print(
-                f"source {source!r}: {', '.join(kinds)} computed for {summary.files} files "
-                f"({summary.errors} errors), {summary.skipped} already had them, "
-                f"in {summary.seconds:.1f} s",
-                highlight=False,
-            )
 
 
 @people_app.callback()
@@ -283,79 +239,56 @@ def people(
     fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
 ) -> None:
     """Person candidates across every source (show, confirm, split, merge, reject, label)."""
+    from vident.service import people as people_service
+
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(ctx)
-    with _errors():
-        from dataclasses import asdict
-
-        from vident.cases.people import list_people
-
-        store = _store(settings)
-        with store.reader() as session:
-            summaries = list_people(session, _face_model(), min_faces=min_faces)
-        if fmt is OutFormat.json:
-            _print_json({"people": [asdict(s) for s in summaries]})
-            return
-        if not summaries:
-            out.print("no person candidates yet: ingest pictures with faces (signal 'face')")
-            return
-        table = _table(
-            "person",
-            "label",
-            "confirmed",
-            "faces",
-            "media",
-            "sources",
-            "sample faces",
-            title="person candidates",
+    with _service(ctx) as context:
+        found = people_service.list_people(context, min_faces=min_faces)
+    if fmt is OutFormat.json:
+        _print_json(found)
+        return
+    if not found.people:
+        out.print("no person candidates yet: ingest pictures with faces (signal 'face')")
+        return
+    table = _table(
+        "person",
+        "label",
+        "confirmed",
+        "faces",
+        "media",
+        "sources",
+        "sample faces",
+        title="person candidates",
+    )
+    for s in found.people:
+        table.add_row(
+            str(s.id),
+            s.label or "",
+            "yes" if s.confirmed else "",
+            str(s.faces),
+            str(s.media),
+            ", ".join(s.sources),
+            " ".join(str(f) for f in s.sample_faces),
         )
-        for s in summaries:
-            table.add_row(
-                str(s.id),
-                s.label or "",
-                "yes" if s.confirmed else "",
-                str(s.faces),
-                str(s.media),
-                ", ".join(s.sources),
-                " ".join(str(f) for f in s.sample_faces),
-            )
-        out.print(table)
-        out.print("next: vident people show PERSON; confirm, split, merge, reject, move, label")
+    out.print(table)
+    out.print("next: vident people show PERSON; confirm, split, merge, reject, move, label")
 
 
 def _ids(what: str, *ids: int) -> None:
     """Refuse ids the store cannot hold (64-bit signed) before a query trips over them."""
-    for value in ids:
-        if not 0 < value <= MAX_ID:
-            raise CliError(f"no {what} {value}: {what} ids run from 1 to {MAX_ID}")
-
-
-def _face_model() -> str:
-    from vident.signals.registry import get
-
-    return get("face").model
-
-
-def _actor(actor: str | None) -> str:
-    import getpass
-
-    return actor or getpass.getuser()
+    with _errors():
+        for value in ids:
+            if not 0 < value <= MAX_ID:
+                raise CliError(f"no {what} {value}: {what} ids run from 1 to {MAX_ID}")
 
 
 ActorOption = Annotated[
-    str | None, typer.Option("--actor", help="Who decides (default: the login name).")
+    str | None,
+    typer.Option(
+        "--actor", help="Who decides (default: the data directory's operator, else the login)."
+    ),
 ]
-
-
-def _people_write(ctx: typer.Context, action: Any) -> Any:
-    """Run one analyst action in one transaction, under the data directory's writer lock."""
-    settings = _settings(ctx)
-    from vident.ingest.lock import writer_lock
-
-    store = _store(settings)
-    with writer_lock(settings.data), store.session() as session:
-        return action(session)
 
 
 @people_app.command("show")
@@ -365,45 +298,25 @@ def people_show(
     fmt: Annotated[OutFormat, typer.Option("--format", help="table or json.")] = OutFormat.table,
 ) -> None:
     """The faces of one person candidate, weakest first (the ones to check)."""
-    settings = _settings(ctx)
-    with _errors():
-        from dataclasses import asdict
+    from vident.service import people as people_service
 
-        from vident.cases.people import person_faces
-        from vident.match.links import describe_media
-
-        _ids("person", person)
-
-        store = _store(settings)
-        with store.reader() as session:
-            faces = person_faces(session, person)
-            refs = describe_media(session, (f.media_id for f in faces))
-        rows = []
-        for face in faces:
-            ref = refs.get(face.media_id)
-            rows.append(
-                {
-                    **asdict(face),
-                    "sha256": ref.sha256.hex() if ref else None,
-                    "path": ref.path if ref else None,
-                    "source": ref.source if ref else None,
-                }
-            )
-        if fmt is OutFormat.json:
-            _print_json({"person": person, "faces": rows})
-            return
-        table = _table("face", "similarity", "box", "path", "source", "by analyst")
-        for row in rows:
-            similarity = row["similarity"]
-            table.add_row(
-                str(row["id"]),
-                f"{similarity:.3f}" if similarity is not None else "",
-                ",".join(str(v) for v in row["box"]),
-                row["path"] or "",
-                row["source"] or "",
-                "yes" if row["assigned_by_analyst"] else "",
-            )
-        out.print(table)
+    _ids("person", person)
+    with _service(ctx) as context:
+        found = people_service.show_person(context, person)
+    if fmt is OutFormat.json:
+        _print_json(found)
+        return
+    table = _table("face", "similarity", "box", "path", "source", "by analyst")
+    for face in found.faces:
+        table.add_row(
+            str(face.id),
+            f"{face.similarity:.3f}" if face.similarity is not None else "",
+            ",".join(str(v) for v in face.box),
+            face.path or "",
+            face.source or "",
+            "yes" if face.assigned_by_analyst else "",
+        )
+    out.print(table)
 
 
 @people_app.command("cluster")
@@ -414,15 +327,15 @@ def people_cluster(
     ] = False,
 ) -> None:
     """Put faces without a person into person candidates (ingest does this by itself)."""
-    with _errors():
-        from vident.cases.people import cluster_configured
+    from vident.service import people as people_service
 
-        summary = _people_write(ctx, lambda session: cluster_configured(session, again=again))
-        out.print(
-            f"{summary.faces} faces: {summary.joined} joined existing people, "
-            f"{summary.new_persons} new candidates",
-            highlight=False,
-        )
+    with _service(ctx) as context:
+        summary = people_service.cluster_people(context, again=again)
+    out.print(
+        f"{summary.faces} faces: {summary.joined} joined existing people, "
+        f"{summary.new_persons} new candidates",
+        highlight=False,
+    )
 
 
 @people_app.command("confirm")
@@ -430,13 +343,12 @@ def people_confirm(
     ctx: typer.Context, person: Annotated[int, typer.Argument()], actor: ActorOption = None
 ) -> None:
     """An analyst checked every face of PERSON: clustering will never break it up."""
-    with _errors():
-        from vident.cases.people import confirm
+    from vident.service import people as people_service
 
-        _ids("person", person)
-
-        _people_write(ctx, lambda session: confirm(session, person, _actor(actor)))
-        out.print(f"person {person} confirmed")
+    _ids("person", person)
+    with _service(ctx) as context:
+        people_service.confirm_person(context, person, actor=actor)
+    out.print(f"person {person} confirmed")
 
 
 @people_app.command("merge")
@@ -446,15 +358,15 @@ def people_merge(
     actor: ActorOption = None,
 ) -> None:
     """These candidates are one person."""
+    from vident.service import people as people_service
+
+    _ids("person", *persons)
     with _errors():
-        from vident.cases.people import merge
-
-        _ids("person", *persons)
-
         if len(persons) < 2:
             raise CliError("merge needs two or more person ids")
-        kept = _people_write(ctx, lambda session: merge(session, persons, _actor(actor)).id)
-        out.print(f"merged into person {kept}")
+    with _service(ctx) as context:
+        done = people_service.merge_people(context, persons, actor=actor)
+    out.print(f"merged into person {done.person}")
 
 
 @people_app.command("split")
@@ -465,14 +377,13 @@ def people_split(
     actor: ActorOption = None,
 ) -> None:
     """These faces of PERSON are another person: they move to a new candidate."""
-    with _errors():
-        from vident.cases.people import split
+    from vident.service import people as people_service
 
-        _ids("person", person)
-        _ids("face", *faces)
-
-        new = _people_write(ctx, lambda session: split(session, person, faces, _actor(actor)).id)
-        out.print(f"faces {' '.join(map(str, faces))} now form person {new}")
+    _ids("person", person)
+    _ids("face", *faces)
+    with _service(ctx) as context:
+        done = people_service.split_person(context, person, faces, actor=actor)
+    out.print(f"faces {' '.join(map(str, faces))} now form person {done.person}")
 
 
 @people_app.command("reject")
@@ -480,13 +391,12 @@ def people_reject(
     ctx: typer.Context, face: Annotated[int, typer.Argument()], actor: ActorOption = None
 ) -> None:
     """FACE is not a usable face (a false detection, a poster): it joins no person."""
-    with _errors():
-        from vident.cases.people import reject_face
+    from vident.service import people as people_service
 
-        _ids("face", face)
-
-        _people_write(ctx, lambda session: reject_face(session, face, _actor(actor)))
-        out.print(f"face {face} rejected")
+    _ids("face", face)
+    with _service(ctx) as context:
+        people_service.reject_face(context, face, actor=actor)
+    out.print(f"face {face} rejected")
 
 
 @people_app.command("move")
@@ -497,14 +407,13 @@ def people_move(
     actor: ActorOption = None,
 ) -> None:
     """FACE belongs to PERSON."""
-    with _errors():
-        from vident.cases.people import move_face
+    from vident.service import people as people_service
 
-        _ids("face", face)
-        _ids("person", person)
-
-        _people_write(ctx, lambda session: move_face(session, face, person, _actor(actor)))
-        out.print(f"face {face} moved to person {person}")
+    _ids("face", face)
+    _ids("person", person)
+    with _service(ctx) as context:
+        people_service.move_face(context, face, person, actor=actor)
+    out.print(f"face {face} moved to person {person}")
 
 
 @people_app.command("label")
@@ -514,10 +423,9 @@ def people_label(
     text: Annotated[str, typer.Argument(help="A code or name; empty to clear.")],
 ) -> None:
     """Give PERSON the analyst's label (a victim or offender code, a name once identified)."""
-    with _errors():
-        from vident.cases.people import label
+    from vident.service import people as people_service
 
-        _ids("person", person)
-
-        _people_write(ctx, lambda session: label(session, person, text or None))
-        out.print(f"person {person} labelled {text!r}")
+    _ids("person", person)
+    with _service(ctx) as context:
+        people_service.label_person(context, person, text or None)
+    out.print(f"person {person} labelled {text!r}")

@@ -124,13 +124,6 @@ class Settings(Limits):
         return f"sqlite:///{(self.data / 'vident.db').resolve()}"
 
     @property
-    def signal_names(self) -> tuple[str, ...]:
-        """The configured picture signals, checked against the registry."""
-        from vident.signals.registry import parse_signal_names
-
-        return parse_signal_names(self.signals)
-
-    @property
     def model_dir(self) -> Path:
         """Models converted on first use: the configured cache, else inside the data directory."""
         return self.model_cache if self.model_cache is not None else self.data / "models"

@@ -41,8 +41,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from vident.cases.clustering import DEFAULT_THRESHOLD, Clusters, cluster, normalise
+from vident.store.base import utcnow
 from vident.store.db import StoreError
-from vident.store.models import Face, FaceLink, Occurrence, Person, Source, utcnow
+from vident.store.models import Face, FaceLink, Occurrence, Person, Source
 from vident.store.upsert import chunked
 
 __all__ = [

@@ -207,8 +207,8 @@ def _next_steps(scenario: Scenario) -> None:
     )
 
 
-def run(data: Path, fresh: bool) -> int:
-    corpus = default_corpus()
+def run(data: Path, fresh: bool, corpus_dir: Path | None = None) -> int:
+    corpus = default_corpus(corpus_dir)
     console.rule("vident demo")
     _prepare(data, fresh)
     started = time.perf_counter()
@@ -259,9 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="wipe --data even if it was not made by the demo",
     )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="folder of benign sample pictures (default: ../shared/corpora of the clone)",
+    )
     args = parser.parse_args(argv)
     try:
-        return run(args.data, args.fresh)
+        return run(args.data, args.fresh, args.corpus)
     except DemoError as exc:
         console.print(f"[bold red]demo stopped:[/] {escape(str(exc))}")
         return 2

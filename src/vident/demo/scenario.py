@@ -34,7 +34,6 @@ import io
 import itertools
 import json
 import math
-import os
 import random
 import tarfile
 import zipfile
@@ -197,12 +196,18 @@ class _Picture:
     file: Path | None
 
 
-def default_corpus() -> Path | None:
-    """The benign sample corpus: ``$VIDENT_CORPUS``, else ``../shared/corpora`` of the clone."""
-    configured = os.environ.get("VIDENT_CORPUS")
-    if configured:
-        path = Path(configured)
-        return path if path.is_dir() else None
+#: The default limits, not the environment's: the demo's own generated pictures are decoded.
+_LIMITS = Limits.model_construct()
+
+
+def default_corpus(configured: Path | None = None) -> Path | None:
+    """The benign sample corpus: ``configured`` (the demo's ``--corpus``), else
+    ``../shared/corpora`` of the clone; None when that folder does not exist.
+
+    Given by the caller, never read from the environment here (settings are injected).
+    """
+    if configured is not None:
+        return configured if configured.is_dir() else None
     repo = Path(vident.__file__).resolve().parents[2]
     path = repo.parent / "shared" / "corpora"
     return path if path.is_dir() else None
@@ -216,7 +221,7 @@ def full_pixels(data: bytes) -> Image.Image:
 
 def pdq_of(data: bytes) -> tuple[int, int, tuple[int, ...]]:
     """PDQ hash, quality and the seven other dihedral hashes, exactly as vident computes them."""
-    value = Pdq().compute(decode_image(data, Limits()))
+    value = Pdq().compute(decode_image(data, _LIMITS))
     if value is None:
         raise ValueError("no PDQ hash for this picture")
     variants = tuple(int.from_bytes(v, "big") for v in value.variants)
@@ -420,8 +425,8 @@ def local_match(original: bytes, copy: bytes) -> tuple[str, int] | None:
     """How vident's local features relate ``copy`` to ``original``: ("duplicate" or
     "same_scene", inliers), exactly as the triage verifies a stored candidate."""
     kind = Keypoints()
-    stored = kind.compute(decode_image(original, Limits()))
-    query = kind.compute(decode_image(copy, Limits()))
+    stored = kind.compute(decode_image(original, _LIMITS))
+    query = kind.compute(decode_image(copy, _LIMITS))
     found = best_match(
         stored_query_features(query.value, query.variants), kind.unpack(stored.value)
     )

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -25,15 +25,17 @@ from sqlalchemy.orm import Session
 
 from vident.config import Limits, Settings
 from vident.index.catalog import StoreCache, open_indexes
-from vident.ingest.lock import writer_lock
+from vident.ingest.lock import clustering_lock, index_lock, source_lock
 from vident.ingest.records import ItemResult, WorkItem
 from vident.ingest.walk import SourceNotFound, measure_source, walk_source
 from vident.ingest.worker import process_batch
+from vident.media.runtime import ModelChoice, models_of, use_models
 from vident.signals.base import SignalValue
-from vident.signals.registry import image_kinds
+from vident.signals.registry import image_kinds, parse_signal_names
+from vident.store.base import utcnow
 from vident.store.db import Store, StoreError
 from vident.store.derived import write_signals
-from vident.store.models import Source, utcnow
+from vident.store.models import Source
 from vident.store.sources import done_paths, get_source, open_source, paths_with_signals
 from vident.store.writer import media_ids, write_results
 
@@ -109,20 +111,23 @@ def _tasks(
         yield batch
 
 
-_LIMITS = Limits()
+_LIMITS = Limits.model_construct()
 _SIGNALS: tuple[str, ...] | None = None
 
 
-def _init_worker(limits: Limits, signals: tuple[str, ...] | None) -> None:
+def _init_worker(limits: Limits, signals: tuple[str, ...] | None, models: ModelChoice) -> None:
+    """Give a worker its settings: limits, kinds and models come from the parent's Settings
+    (a forkserver child inherits nothing of the parent's state)."""
     global _LIMITS, _SIGNALS
     _LIMITS, _SIGNALS = limits, signals
+    use_models(models)
     import cv2
 
     # One worker per core already: OpenCV's own thread pool would only fight the others.
     cv2.setNumThreads(1)
 
 
-def _prepare_models(signals: tuple[str, ...] | None) -> None:
+def _prepare_models(signals: tuple[str, ...] | None, models: ModelChoice) -> None:
     """Convert models needed on first use once, rather than in every worker at once.
 
     The conversion runs in a short-lived child process, so this process holds no native
@@ -134,14 +139,15 @@ def _prepare_models(signals: tuple[str, ...] | None) -> None:
 
     if not effnet.is_cached():
         context = multiprocessing.get_context("spawn")
-        child = context.Process(target=_build_scene_model)
+        child = context.Process(target=_build_scene_model, args=(models,))
         child.start()
         child.join()
 
 
-def _build_scene_model() -> None:
+def _build_scene_model(models: ModelChoice) -> None:
     from vident.media import effnet
 
+    use_models(models)
     effnet.load_session()
 
 
@@ -166,6 +172,7 @@ class _Writer:
         progress: ProgressSink,
     ) -> None:
         self.store, self.write, self.indexes = store, write, indexes
+        self.index_dir: Path | None = None
         self.batch_size, self.summary, self.progress = batch_size, summary, progress
         self.pending: list[ItemResult] = []
         self.last_flush = time.monotonic()
@@ -181,17 +188,37 @@ class _Writer:
         ):
             self.flush()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Commit and catch the indexes up as the only process doing so in this data directory.
+
+        Committing under the same lock as the catch-up keeps row ids reaching the indexes in
+        commit order when several ingests write to one PostgreSQL store: an id below an index's
+        watermark is never committed after that index read past it. Walking and decoding, the
+        long part, run outside it.
+        """
+        if self.index_dir is None:
+            yield
+            return
+        with index_lock(self.index_dir):
+            yield
+
+    def catch_up(self, *, force: bool) -> None:
+        """Bring every index up to the store's committed rows and save it (when due)."""
+        with self.store.reader() as session:
+            for index in self.indexes:
+                index.sync(session)
+                index.save(force=force)
+
     def flush(self) -> None:
         self.last_flush = time.monotonic()
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        with self.store.session() as session:
-            self.write(session, batch)
-        with self.store.reader() as session:
-            for index in self.indexes:
-                index.sync(session)
-                index.save(force=False)
+        with self.exclusive():
+            with self.store.session() as session:
+                self.write(session, batch)
+            self.catch_up(force=False)
         for result in batch:
             self.summary.files += 1
             self.summary.bytes += result.size or 0
@@ -224,10 +251,12 @@ def ingest_source(
     _check_not_data(root, settings.data)
     started = time.monotonic()
     summary = IngestSummary(source=source_name)
-    kinds = signals if signals is not None else settings.signal_names
-    with writer_lock(settings.data):
+    kinds = signals if signals is not None else parse_signal_names(settings.signals)
+    models = models_of(settings)
+    with source_lock(settings.data, source_name), _models_in_use(models):
         # Fork the workers before this process opens any connection, index or thread.
-        crew = _Crew(workers or settings.workers or os.cpu_count() or 1, limits_of(settings), kinds)
+        count = workers or settings.workers or os.cpu_count() or 1
+        crew = _Crew(count, limits_of(settings), kinds, models)
         pool = crew.start()
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
@@ -238,7 +267,7 @@ def ingest_source(
             summary.new_media += write_results(session, source_id, batch)
 
         _process(store, settings, crew, pool, root, skip, write, summary, progress)
-        _cluster_faces(store, kinds)
+        _cluster_faces(store, settings.data, kinds)
         with store.session() as session:
             finished = session.get(Source, source_id)
             assert finished is not None
@@ -265,10 +294,10 @@ def compute_signals(
     """
     started = time.monotonic()
     summary = IngestSummary(source=source_name)
-    with writer_lock(settings.data):
-        crew = _Crew(
-            workers or settings.workers or os.cpu_count() or 1, limits_of(settings), signals
-        )
+    models = models_of(settings)
+    with source_lock(settings.data, source_name), _models_in_use(models):
+        count = workers or settings.workers or os.cpu_count() or 1
+        crew = _Crew(count, limits_of(settings), signals, models)
         pool = crew.start()
         with store.session() as session:
             source = get_source(session, source_name)
@@ -294,18 +323,18 @@ def compute_signals(
             write_signals(session, pairs, frames)
 
         _process(store, settings, crew, pool, root, skip, write, summary, progress)
-        _cluster_faces(store, signals)
+        _cluster_faces(store, settings.data, signals)
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _cluster_faces(store: Store, signals: tuple[str, ...]) -> None:
+def _cluster_faces(store: Store, data_dir: Path, signals: tuple[str, ...]) -> None:
     """New faces join person candidates as soon as they are stored (an incremental step)."""
     if "face" not in signals:
         return
     from vident.cases.people import cluster_configured
 
-    with store.session() as session:
+    with clustering_lock(data_dir), store.session() as session:
         cluster_configured(session)
 
 
@@ -337,6 +366,7 @@ def _process(
     files, nbytes = measure_source(root, exclude)
     sink.start(files, nbytes)
     writer = _Writer(store, write, indexes, settings.batch_size, summary, sink)
+    writer.index_dir = settings.index_dir
     spooled: dict[str, str] = {}
 
     def deliver(results: list[ItemResult]) -> None:
@@ -362,8 +392,8 @@ def _process(
             _keep_what_can_be_kept(writer, indexes)
             raise
         writer.flush()
-        for index in indexes:
-            index.save()
+        with writer.exclusive():
+            writer.catch_up(force=True)
         completed = True
     finally:
         sink.finish(completed)
@@ -379,9 +409,10 @@ def _keep_what_can_be_kept(writer: _Writer, indexes: list[StoreCache]) -> None:
     """
     with suppress(Exception):
         writer.flush()
-    for index in indexes:
-        with suppress(Exception):
-            index.save()
+    with suppress(Exception), writer.exclusive():
+        for index in indexes:
+            with suppress(Exception):
+                index.save()
 
 
 def _check_not_data(root: Path, data: Path) -> None:
@@ -407,10 +438,22 @@ class _Crew:
     count: int
     limits: Limits
     signals: tuple[str, ...] | None
+    models: ModelChoice
 
     def start(self) -> ProcessPoolExecutor:
-        _prepare_models(self.signals)
-        return _start_pool(self.count, self.limits, self.signals)
+        _prepare_models(self.signals, self.models)
+        return _start_pool(self.count, self.limits, self.signals, self.models)
+
+
+@contextmanager
+def _models_in_use(models: ModelChoice) -> Iterator[None]:
+    """This process uses the settings' models while a job runs (probes of its faces, the
+    scene model check), and the previous ones afterwards."""
+    undo = use_models(models)
+    try:
+        yield
+    finally:
+        undo()
 
 
 def _noop() -> None:
@@ -426,7 +469,7 @@ def _single_threaded() -> bool:
 
 
 def _start_pool(
-    workers: int, limits: Limits, signals: tuple[str, ...] | None
+    workers: int, limits: Limits, signals: tuple[str, ...] | None, models: ModelChoice
 ) -> ProcessPoolExecutor:
     """A process pool whose workers are already running.
 
@@ -445,7 +488,7 @@ def _start_pool(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(limits, signals),
+        initargs=(limits, signals, models),
     )
     pool.submit(_noop).result()
     return pool

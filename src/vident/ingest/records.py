@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vident.media.types import ExifFacts, MediaType
-from vident.signals.base import SignalValue
+from vident.store.results import FileTimes, ItemResult
 
-
-@dataclass(frozen=True, slots=True)
-class FileTimes:
-    mtime: float | None = None
-    ctime: float | None = None
-    atime: float | None = None
+__all__ = ["FileTimes", "ItemResult", "WorkItem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,28 +33,3 @@ class WorkItem:
     data: bytes | None = None
     error: str | None = None
     spooled: bool = False
-
-
-@dataclass(slots=True)
-class ItemResult:
-    """What a worker learnt about one work item; ``error`` is one line saying why it failed.
-
-    ``sha256`` is set whenever the bytes could be read, even if decoding then failed, so
-    exact matches still work on damaged files.
-    """
-
-    path: str
-    size: int | None = None
-    times: FileTimes = field(default_factory=FileTimes)
-    sha256: bytes | None = None
-    media_type: MediaType | None = None
-    mime: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
-    signals: list[SignalValue] = field(default_factory=list)
-    #: A video's sampled frames as (seq, seconds, is a keyframe); their signals carry
-    #: ``frame=seq``.
-    frames: list[tuple[int, float, bool]] = field(default_factory=list)
-    exif: ExifFacts | None = None
-    error: str | None = None

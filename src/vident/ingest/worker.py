@@ -17,9 +17,10 @@ from vident.media.detect import SNIFF_BYTES, claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
 from vident.media.image import decode_image
-from vident.media.types import DecodedImage, MediaType
+from vident.media.types import MediaType
 from vident.media.video import probe_video
 from vident.signals.base import ImageSignal, SignalValue
+from vident.signals.compute import compute_image_signals
 from vident.signals.registry import digest_kinds, image_kinds
 
 CHUNK = 1024 * 1024
@@ -146,23 +147,13 @@ def _image_facts(
     result.signals.extend(compute_image_signals(decoded, kinds))
 
 
-def compute_image_signals(decoded: DecodedImage, kinds: Sequence[ImageSignal]) -> list[SignalValue]:
-    """Every kind's value for one picture or keyframe (kinds with nothing to say are left out)."""
-    values = []
-    for kind in kinds:
-        value = kind.compute(decoded)
-        if value is not None:
-            values.append(value)
-    return values
-
-
 def _video_facts(
     result: ItemResult, source: bytes | str, limits: Limits, kinds: Sequence[ImageSignal]
 ) -> None:
     """Keyframes of a video, each with the picture signals, tagged with its frame number."""
     if not kinds:
         return
-    from vident.ingest.video_frames import video_signals
+    from vident.signals.video import video_signals
 
     found = video_signals(source, limits, kinds, decode_threads=1)
     result.frames.extend((row.seq, row.ts, row.keyframe) for row in found.frames)

@@ -19,14 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vident.config import Limits
-from vident.ingest.worker import compute_image_signals
-from vident.match.triage import split_variants
 from vident.media.detect import claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
 from vident.media.image import crop_region, decode_image
 from vident.media.types import DecodedImage, ExifFacts, MediaType
-from vident.signals.base import ImageSignal, SignalValue, VectorSignal
+from vident.signals.base import ImageSignal, SignalValue, VectorSignal, split_variants
+from vident.signals.compute import compute_image_signals
 from vident.signals.keypoints import LocalFeatures
 from vident.signals.registry import digest_kinds, get, image_kinds
 from vident.store.models import Exif, Face, Media, Signal
@@ -190,7 +189,7 @@ def read_probe(
         elif sniffed.media_type is MediaType.VIDEO:
             if region is not None:
                 raise MediaError("a region applies to pictures, not to videos")
-            from vident.ingest.video_frames import video_signals
+            from vident.signals.video import video_signals
 
             found = video_signals(data, limits, chosen)
             absorb(probe, found.signals, min_pdq_quality)

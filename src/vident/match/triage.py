@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from vident.match.links import Link, Linker
     from vident.match.probe import Probe
 from vident.match.lookup import HashSetHit, MediaHit, NearHit, hashset_exact, media_exact, near
+from vident.signals.base import split_variants
 from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Media, Occurrence, Signal, Source
 from vident.store.upsert import chunked
@@ -359,9 +360,3 @@ def _query_values(
                 continue
             found[media_id] = split_variants(bytes(value), variants)
     return found
-
-
-def split_variants(value: bytes, variants: bytes | None) -> list[bytes]:
-    size = len(value)
-    extra = bytes(variants or b"")
-    return [value] + [extra[i : i + size] for i in range(0, len(extra), size)]

@@ -69,8 +69,6 @@ DIM: Final = 1280
 MEAN: Final = (0.485, 0.456, 0.406)
 STD: Final = (0.229, 0.224, 0.225)
 BN_EPS: Final = 1e-3
-#: The setting's environment variable (read through :class:`vident.config.Settings`).
-CACHE_ENV: Final = "VIDENT_MODEL_CACHE"
 INPUT_NAME: Final = "pixels"
 OUTPUT_NAME: Final = "features"
 

@@ -45,10 +45,10 @@ import pdqhash
 from PIL import Image
 
 from vident.config import Limits
+from vident.media.bits import pack_bits
 from vident.media.errors import MediaError
 from vident.media.types import DecodedImage
 from vident.media.video import _REFERENCE_FORMATS, _ffmpeg_reason, _refuse_nested_open
-from vident.signals.pdq import pack_bits
 
 #: Frames sampled per second of video: vPDQ's usual rate (python-threatexchange's default
 #: ``seconds_per_hash`` is 1). 2/s matched a clip cut at an odd offset better (95 % instead

@@ -11,6 +11,12 @@ scene model is converted once and kept in the model cache.
 :func:`keep_inside` points all of these into the data directory for this process and, through
 the environment, for every process it starts (ingest workers, the forkserver, the one-off
 process that converts the scene model). The paths come from :class:`vident.config.Settings`.
+
+Which models to use and where converted models live are settings too, handed down explicitly
+(:class:`ModelChoice`, :func:`use_models`): media code never reads the environment. The
+variables written here are for the child libraries and processes that only look there
+(Python's :mod:`tempfile`, XDG caches); ``VIDENT_MODEL_CACHE`` is written so that a vident
+process started from this one gets the same settings when it builds its own.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import multiprocessing.util
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -49,29 +56,58 @@ def scratch_dir(settings: Settings) -> Path:
 def model_dir() -> Path:
     """Where converted models are kept: the configured folder, else the settings' default.
 
-    :func:`keep_inside` configures it; a process started by one that did (a worker) finds it
-    in its environment through :class:`Settings`.
+    :func:`use_models` (called by :func:`keep_inside`, and by ingest workers when they start)
+    configures it; unconfigured, it is the default of :class:`Settings`, not the environment.
     """
     if _model_dir is not None:
         return _model_dir
-    return Settings().model_dir.expanduser().resolve()
+    return Settings.model_construct().model_dir.expanduser().resolve()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """The model settings a process needs, small and picklable for worker initialisation."""
+
+    folder: Path
+    face_model: str
+
+
+def models_of(settings: Settings) -> ModelChoice:
+    """The model settings of ``settings``, with the model folder made absolute."""
+    return ModelChoice(settings.model_dir.expanduser().resolve(), settings.face_model)
+
+
+def use_models(choice: ModelChoice) -> Callable[[], None]:
+    """Use ``choice`` in this process; returns a function that puts the previous one back."""
+    from vident.media.faces.select import use_face_model
+
+    global _model_dir
+    saved_dir = _model_dir
+    _model_dir = choice.folder
+    saved_face = use_face_model(choice.face_model)
+
+    def undo() -> None:
+        global _model_dir
+        _model_dir = saved_dir
+        use_face_model(saved_face)
+
+    return undo
 
 
 def keep_inside(settings: Settings) -> Callable[[], None]:
     """Send every cache, model and temporary file of this process tree into the data directory.
 
-    Returns a function that puts the previous state back (a command run inside a longer-lived
+    The model settings (folder, face model) are applied to this process as well. Returns a
+    function that puts the previous state back (a command run inside a longer-lived
     process, such as a test, leaves nothing behind). Nothing is created when the data
     directory does not exist yet (``vident init`` has nothing to cache).
     """
-    global _model_dir
     saved_env = {name: os.environ.get(name) for name in _ENV_NAMES}
     saved_tempdir = tempfile.tempdir
-    saved_model_dir = _model_dir
 
-    models = settings.model_dir.expanduser().resolve()
-    _model_dir = models
-    os.environ[MODEL_CACHE_ENV] = str(models)
+    choice = models_of(settings)
+    undo_models = use_models(choice)
+    os.environ[MODEL_CACHE_ENV] = str(choice.folder)
     if settings.data.is_dir():
         scratch = scratch_dir(settings)
         scratch.mkdir(parents=True, exist_ok=True)
@@ -84,8 +120,7 @@ def keep_inside(settings: Settings) -> Callable[[], None]:
         tempfile.tempdir = str(scratch)
 
     def undo() -> None:
-        global _model_dir
-        _model_dir = saved_model_dir
+        undo_models()
         tempfile.tempdir = saved_tempdir
         for name, value in saved_env.items():
             if value is None:

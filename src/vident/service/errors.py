@@ -53,3 +53,10 @@ class Forbidden(ServiceError):
 
     status = 403
     title = "forbidden"
+
+
+class Unauthenticated(ServiceError):
+    """The credentials are missing, wrong, expired or revoked: log in again."""
+
+    status = 401
+    title = "unauthenticated"

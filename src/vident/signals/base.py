@@ -162,3 +162,10 @@ class VectorSignal(ImageSignal):
         if not len(va) or not len(vb):
             return 0.0
         return float((va @ vb.T).max())
+
+
+def split_variants(value: bytes, variants: bytes | None) -> list[bytes]:
+    """A stored value and its query variants (rotations, flips), which are kept concatenated."""
+    size = len(value)
+    extra = bytes(variants or b"")
+    return [value] + [extra[i : i + size] for i in range(0, len(extra), size)]

@@ -12,13 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pdqhash
 
+from vident.media.bits import pack_bits
 from vident.media.types import DecodedImage
 from vident.signals.base import ImageSignal, MatchRule, SignalValue
-
-
-def pack_bits(bits: np.ndarray) -> bytes:
-    """256 0/1 integers, most significant first, into 32 bytes."""
-    return bytes(np.packbits(bits.astype(np.uint8)).tobytes())
 
 
 class Pdq(ImageSignal):

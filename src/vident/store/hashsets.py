@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import String, Table, func, select, update
 
-from vident.exchange.records import MAX_INT64, KnownRecord, RecordError
 from vident.store.db import Store, StoreError
+from vident.store.known import MAX_INT64, KnownRecord, RecordError
 from vident.store.models import HashSet, HashSetEntry, HashSetHash
 from vident.store.upsert import chunked, insert_tuples
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, inspect, text
 
-from vident.store.models import Base
+from vident.store.metadata import metadata
 
 #: Prefix of the table copies Alembic's SQLite batch mode makes while it rebuilds a table.
 BATCH_TABLE_PREFIX = "_alembic_tmp_"
@@ -59,10 +59,10 @@ def clear_interrupted_upgrade(connection: Connection) -> list[str]:
         connection.execute(text(f'DROP TABLE "{name}"'))
     tables -= set(dropped)
     if connection.dialect.name == "sqlite" and _unversioned(connection, tables):
-        ours = set(Base.metadata.tables)
+        ours = set(metadata.tables)
         present = tables - {"alembic_version"}
         if present and present <= ours and not any(_has_rows(connection, t) for t in present):
-            for table in reversed(Base.metadata.sorted_tables):
+            for table in reversed(metadata.sorted_tables):
                 if table.name in present:
                     connection.execute(text(f'DROP TABLE "{table.name}"'))
                     dropped.append(table.name)

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from vident.ingest.records import ItemResult
 from vident.signals.base import SignalValue
 from vident.store.derived import unique_rows, write_signals
 from vident.store.models import Exif, Media, Occurrence
+from vident.store.results import ItemResult
 from vident.store.upsert import chunked, insert_ignore
 
 

@@ -23,7 +23,6 @@ stays available.
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs
@@ -34,8 +33,12 @@ if TYPE_CHECKING:  # imported lazily at run time: onnxruntime is not needed for 
     from vident.media.faces.onnx_model import OnnxSpec
 
 DEFAULT_FACE_MODEL: Final = "facenet"
-ENV_VAR: Final = "VIDENT_FACE_MODEL"
 _ONNX_KEYS: Final = frozenset({"size", "mean", "std", "order", "threshold"})
+
+#: The face model of this process, set from the settings by :func:`use_face_model` (the
+#: command line does it at start through :func:`vident.media.runtime.keep_inside`; ingest
+#: workers in their initialisation). Never read from the environment here.
+_configured: str = DEFAULT_FACE_MODEL
 
 
 @functools.cache
@@ -100,6 +103,18 @@ def _triple(text: str) -> tuple[float, float, float]:
     raise ValueError(f"expected one or three numbers, got {text!r}")
 
 
+def use_face_model(spec: str) -> str:
+    """Make ``spec`` (the ``face_model`` setting) this process's face model; returns the
+    previous one, so a caller can put it back. A blank spec means the default model.
+
+    The model itself loads on first use, and a bad spec raises ValueError there.
+    """
+    global _configured
+    previous = _configured
+    _configured = spec.strip() or DEFAULT_FACE_MODEL
+    return previous
+
+
 def configured_face_model() -> FaceModel:
-    """The model named by ``$VIDENT_FACE_MODEL``, else :data:`DEFAULT_FACE_MODEL`."""
-    return load_face_model(os.environ.get(ENV_VAR, "").strip() or DEFAULT_FACE_MODEL)
+    """The model given to :func:`use_face_model`, else :data:`DEFAULT_FACE_MODEL`."""
+    return load_face_model(_configured)

@@ -10,8 +10,8 @@ from alembic import context
 from sqlalchemy import Engine, create_engine
 
 from vident.store.db import include_object
+from vident.store.metadata import metadata
 from vident.store.migrate import clear_interrupted_upgrade, migration_transaction
-from vident.store.models import Base
 
 config = context.config
 engine: Engine | None = config.attributes.get("engine")
@@ -22,7 +22,7 @@ with engine.connect() as connection, migration_transaction(connection):
     clear_interrupted_upgrade(connection)
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         include_object=include_object,

@@ -1,0 +1,47 @@
+"""Lower-layer failures as service errors, translated once at the edge of each use case.
+
+The store, the walker, the lock and the record readers raise their own exceptions with
+messages a person can act on; a use case wraps its work in :func:`translated` so that every
+interface sees only the :class:`~vident.service.errors.ServiceError` family, with the right
+kind (and so the right HTTP status), and the message unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError
+
+from vident.exchange.records import RecordError
+from vident.ingest.lock import DataDirBusy
+from vident.ingest.walk import SourceNotFound
+from vident.service.errors import Busy, Conflict, Invalid, NotFound, ServiceError
+from vident.store.db import StoreError, store_failure
+
+
+class StoreFailure(ServiceError):
+    """The store could not be used: damaged, full, read-only, locked or out of reach."""
+
+    status = 503
+    title = "store unavailable"
+
+
+@contextmanager
+def translated(database_url: str | None = None) -> Iterator[None]:
+    """Re-raise the expected lower-layer failures as service errors with the same message.
+
+    ``database_url`` is the store's, so that a failure of the database names it.
+    """
+    try:
+        yield
+    except DataDirBusy as exc:
+        raise Busy(str(exc)) from None
+    except SourceNotFound as exc:
+        raise NotFound(str(exc)) from None
+    except RecordError as exc:
+        raise Invalid(str(exc)) from None
+    except StoreError as exc:  # the store holds something that contradicts the request
+        raise Conflict(str(exc)) from None
+    except DBAPIError as exc:
+        raise StoreFailure(store_failure(exc, database_url)) from None

@@ -1,0 +1,302 @@
+"""People: person candidates (faces clustered across every source) and analysts' decisions.
+
+An analyst's decision (confirm, merge, split, reject, move, label) is an ordinary store
+transaction, like any other write of one person: it never takes the data directory's writer
+lock, so analysts keep deciding while an ingest runs, and on PostgreSQL several analysts
+decide at once. Decisions change who a face belongs to, never a face's vector, so they touch
+no index file: the face index holds vectors by face row, and people are read from the store.
+
+Only :func:`cluster_people` takes the writer lock; see its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import Field
+from sqlalchemy.orm import Session
+
+from vident.cases import people as cases
+from vident.ingest.lock import DataDirBusy, writer_lock
+from vident.match.links import describe_media
+from vident.service.context import Context, Role
+from vident.service.errors import Busy, Conflict, Forbidden, Invalid, NotFound
+from vident.service.schemas import Model
+from vident.signals.registry import get
+from vident.store.models import Face, Person
+
+__all__ = [
+    "ClusterOut",
+    "DecisionOut",
+    "PeopleOut",
+    "PersonFaceOut",
+    "PersonFacesOut",
+    "PersonOut",
+    "cluster_people",
+    "confirm_person",
+    "label_person",
+    "list_people",
+    "merge_people",
+    "move_face",
+    "reject_face",
+    "show_person",
+    "split_person",
+]
+
+#: The largest id the store can hold (a signed 64-bit integer on both backends).
+MAX_ID = 2**63 - 1
+#: Roles whose decisions about people are recorded; everyone else may only look.
+DECIDERS = frozenset({Role.ANALYST, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN})
+
+
+class PersonOut(Model):
+    """A person candidate: faces of one identity, as far as clustering or an analyst can tell."""
+
+    id: int
+    model: str = Field(description="The face model whose vectors were clustered.")
+    label: str | None = Field(description="The analyst's code or name for the person.")
+    confirmed: bool = Field(description="An analyst checked every face; clustering keeps it.")
+    faces: int
+    media: int
+    sources: list[str] = Field(description="Sources holding any of its pictures, sorted.")
+    sample_faces: list[int] = Field(description="A few face ids, best quality first.")
+
+
+class PeopleOut(Model):
+    people: list[PersonOut]
+
+
+class PersonFaceOut(Model):
+    """One face of a person, with the media it is in."""
+
+    id: int
+    media_id: int
+    frame: int
+    box: list[int] = Field(description="x, y, width, height in the picture's pixels.")
+    score: float | None
+    quality: int | None
+    assigned_by_analyst: bool
+    similarity: float | None = Field(
+        description="Mean cosine similarity to the person's other faces; lowest to check first."
+    )
+    sha256: str | None
+    path: str | None
+    source: str | None
+
+
+class PersonFacesOut(Model):
+    person: int
+    faces: list[PersonFaceOut]
+
+
+class ClusterOut(Model):
+    """What a clustering run did."""
+
+    model: str
+    faces: int = Field(description="Faces placed.")
+    joined: int = Field(description="Of those, faces that joined a person that existed before.")
+    new_persons: int
+    changed: int = Field(description="Faces whose person changed.")
+    removed_persons: int = Field(description="Persons deleted because they were left empty.")
+    skipped_links: int = Field(description="Analyst links that contradicted another decision.")
+
+
+class DecisionOut(Model):
+    """A recorded decision of an analyst about people."""
+
+    action: Literal["confirm", "merge", "split", "reject", "move", "label"]
+    person: int | None = Field(description="The person the decision leaves the faces in.")
+    faces: list[int] = Field(default_factory=list, description="The faces decided about.")
+    label: str | None = None
+    actor: str | None = Field(description="Who decided (recorded with the face links).")
+
+
+def _face_model() -> str:
+    return get("face").model
+
+
+def _check_ids(what: str, *ids: int) -> None:
+    """Ids the store cannot hold (64-bit signed) name nothing: say so before a query fails."""
+    for value in ids:
+        if not 0 < value <= MAX_ID:
+            raise NotFound(f"no {what} {value}: {what} ids run from 1 to {MAX_ID}")
+
+
+def _decider(ctx: Context, actor: str | None = None) -> str:
+    """Who a decision is recorded under: ``actor`` if given, else the acting principal.
+
+    Refused unless the principal may decide about people at all.
+    """
+    if ctx.principal.role not in DECIDERS:
+        raise Forbidden(f"a {ctx.principal.role.value} may look at people but not decide")
+    return actor or ctx.principal.name
+
+
+def _person(session: Session, person_id: int) -> None:
+    _check_ids("person", person_id)
+    if session.get(Person, person_id) is None:
+        raise NotFound(f"no person {person_id}")
+
+
+def _face(session: Session, face_id: int) -> None:
+    _check_ids("face", face_id)
+    if session.get(Face, face_id) is None:
+        raise NotFound(f"no face {face_id}")
+
+
+def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
+    """Person candidates of the configured face model with at least ``min_faces`` faces."""
+    if min_faces < 0:
+        raise Invalid(f"the least number of faces cannot be negative, not {min_faces}")
+    with ctx.store.reader() as session:
+        found = cases.list_people(session, _face_model(), min_faces=min_faces)
+    return PeopleOut(
+        people=[
+            PersonOut(
+                id=s.id,
+                model=s.model,
+                label=s.label,
+                confirmed=s.confirmed,
+                faces=s.faces,
+                media=s.media,
+                sources=list(s.sources),
+                sample_faces=list(s.sample_faces),
+            )
+            for s in found
+        ]
+    )
+
+
+def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
+    """The faces of one person, weakest first (the ones worth an analyst's look)."""
+    with ctx.store.reader() as session:
+        _person(session, person_id)
+        faces = cases.person_faces(session, person_id)
+        refs = describe_media(session, (f.media_id for f in faces))
+    rows = []
+    for face in faces:
+        ref = refs.get(face.media_id)
+        rows.append(
+            PersonFaceOut(
+                id=face.id,
+                media_id=face.media_id,
+                frame=face.frame,
+                box=list(face.box),
+                score=face.score,
+                quality=face.quality,
+                assigned_by_analyst=face.assigned_by_analyst,
+                similarity=face.similarity,
+                sha256=ref.sha256.hex() if ref else None,
+                path=ref.path if ref else None,
+                source=ref.source if ref else None,
+            )
+        )
+    return PersonFacesOut(person=person_id, faces=rows)
+
+
+def cluster_people(ctx: Context, *, again: bool = False) -> ClusterOut:
+    """Put faces without a person into candidates, or (``again``) recluster every free face.
+
+    Unlike a decision, this keeps the data directory's writer lock: ingest clusters the faces
+    it stored as its last step, and two clusterings reading the same unplaced faces at once
+    would each make persons for them, leaving one set of empty duplicates behind. The lock
+    makes the machine's clustering one run at a time; analysts' decisions never wait for it.
+    """
+    _decider(ctx)
+    try:
+        with writer_lock(ctx.settings.data), ctx.store.session() as session:
+            summary = cases.cluster_configured(session, again=again)
+    except DataDirBusy as exc:
+        raise Busy(str(exc)) from None
+    return ClusterOut(
+        model=summary.model,
+        faces=summary.faces,
+        joined=summary.joined,
+        new_persons=summary.new_persons,
+        changed=summary.changed,
+        removed_persons=summary.removed_persons,
+        skipped_links=summary.skipped_links,
+    )
+
+
+def confirm_person(ctx: Context, person_id: int, *, actor: str | None = None) -> DecisionOut:
+    """An analyst checked every face of the person: clustering will never break it up."""
+    who = _decider(ctx, actor)
+    with ctx.store.session() as session:
+        _person(session, person_id)
+        try:
+            cases.confirm(session, person_id, who)
+        except cases.PeopleError as exc:
+            raise Conflict(str(exc)) from None
+    return DecisionOut(action="confirm", person=person_id, actor=who)
+
+
+def merge_people(
+    ctx: Context, person_ids: Sequence[int], *, actor: str | None = None
+) -> DecisionOut:
+    """These candidates are one person: the first keeps its id and gets every face."""
+    who = _decider(ctx, actor)
+    if len(dict.fromkeys(person_ids)) < 2:
+        raise Invalid("merging needs two or more different persons")
+    with ctx.store.session() as session:
+        for person_id in person_ids:
+            _person(session, person_id)
+        try:
+            kept = cases.merge(session, person_ids, who).id
+        except cases.PeopleError as exc:
+            raise Conflict(str(exc)) from None
+    return DecisionOut(action="merge", person=kept, actor=who)
+
+
+def split_person(
+    ctx: Context, person_id: int, face_ids: Sequence[int], *, actor: str | None = None
+) -> DecisionOut:
+    """These faces of the person are someone else: they move to a new candidate."""
+    who = _decider(ctx, actor)
+    if not face_ids:
+        raise Invalid("name the faces to split off")
+    _check_ids("face", *face_ids)
+    with ctx.store.session() as session:
+        _person(session, person_id)
+        try:
+            new = cases.split(session, person_id, face_ids, who).id
+        except cases.PeopleError as exc:
+            raise Conflict(str(exc)) from None
+    return DecisionOut(action="split", person=new, faces=list(face_ids), actor=who)
+
+
+def reject_face(ctx: Context, face_id: int, *, actor: str | None = None) -> DecisionOut:
+    """The face is not a usable face (a false detection, a poster): it joins no person."""
+    who = _decider(ctx, actor)
+    with ctx.store.session() as session:
+        _face(session, face_id)
+        try:
+            cases.reject_face(session, face_id, who)
+        except cases.PeopleError as exc:
+            raise Conflict(str(exc)) from None
+    return DecisionOut(action="reject", person=None, faces=[face_id], actor=who)
+
+
+def move_face(
+    ctx: Context, face_id: int, person_id: int, *, actor: str | None = None
+) -> DecisionOut:
+    """The face belongs to the person (a rejected face is taken back)."""
+    who = _decider(ctx, actor)
+    with ctx.store.session() as session:
+        _face(session, face_id)
+        _person(session, person_id)
+        try:
+            cases.move_face(session, face_id, person_id, who)
+        except cases.PeopleError as exc:
+            raise Conflict(str(exc)) from None
+    return DecisionOut(action="move", person=person_id, faces=[face_id], actor=who)
+
+
+def label_person(ctx: Context, person_id: int, text: str | None) -> DecisionOut:
+    """Give the person the analyst's label (a victim or offender code); blank clears it."""
+    who = _decider(ctx)
+    with ctx.store.session() as session:
+        _person(session, person_id)
+        label = cases.label(session, person_id, text).label
+    return DecisionOut(action="label", person=person_id, label=label, actor=who)

@@ -1,0 +1,156 @@
+"""Similar and related: stored media that look like a query, each with the reason it was found.
+
+``similar`` ranks the store by likeness to a file from outside (or a part of it), by one kind of
+likeness or by all; ``related`` follows every strong link of a media already stored. Both only
+read: the indexes are caught up with the store when the context opens them and never saved
+here, so neither needs the data directory to itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, JsonValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vident.ingest.pipeline import limits_of
+from vident.match.connect import BY_CHOICES, records
+from vident.match.connect import related as find_related
+from vident.match.connect import similar as find_similar
+from vident.match.links import Linker
+from vident.match.probe import describe_probe, probe_file, probe_media
+from vident.media.errors import MediaError
+from vident.service.context import Context
+from vident.service.errors import Invalid, NotFound
+from vident.service.schemas import Model
+from vident.store.models import Media
+
+__all__ = [
+    "BY_CHOICES",
+    "FileQueryOut",
+    "LinkOut",
+    "QueryOut",
+    "Region",
+    "RelatedOut",
+    "SimilarOut",
+    "find_related_media",
+    "find_similar_media",
+    "parse_sha256",
+]
+
+#: A part of a picture, in its pixels: x, y, width, height.
+Region = tuple[int, int, int, int]
+
+
+class QueryOut(Model):
+    """What was asked about: the query's hash, type and what it shows."""
+
+    sha256: str | None = Field(description="SHA-256 of the query (None if it was unreadable).")
+    type: str = Field(description="image or video.")
+    faces: int = Field(description="Faces found in the query.")
+    frames: int | None = Field(description="Keyframes compared, for a video.")
+    text: str | None = Field(description="The start of the text recognised in the query.")
+
+
+class FileQueryOut(QueryOut):
+    """A query that is a file from outside the store."""
+
+    path: str
+
+
+class LinkOut(Model):
+    """A stored media that matches the query, because of ``by``, with the evidence."""
+
+    sha256: str
+    path: str = Field(description="Where the media was first seen.")
+    source: str = Field(description="The source (seizure) it was first seen in.")
+    type: str
+    by: str = Field(description="What found it: pdq, keypoints, vpdq, face, person, scene ...")
+    score: float = Field(description="Strength of the link, 0..1; results are best first.")
+    detail: dict[str, JsonValue]
+
+
+class SimilarOut(Model):
+    query: FileQueryOut
+    results: list[LinkOut]
+
+
+class RelatedOut(Model):
+    query: QueryOut
+    results: list[LinkOut]
+
+
+def _check_region(region: Region | None) -> None:
+    if region is None:
+        return
+    x, y, w, h = region
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise Invalid(f"region {x},{y},{w},{h}: x and y must be >= 0, width and height > 0")
+
+
+def _stored_media_id(session: Session, sha256: bytes | None) -> int | None:
+    if sha256 is None:
+        return None
+    found: int | None = session.scalar(select(Media.id).where(Media.sha256 == sha256))
+    return found
+
+
+def _linker(ctx: Context, session: Session) -> Linker:
+    return Linker(session, ctx.indexes(session), ctx.settings)
+
+
+def find_similar_media(
+    ctx: Context,
+    file: Path,
+    *,
+    by: str | None = None,
+    region: Region | None = None,
+    top: int = 10,
+) -> SimilarOut:
+    """The ``top`` stored media most like ``file`` (or its ``region``), best first."""
+    if by is not None and by not in BY_CHOICES:
+        raise Invalid(f"the likeness {by!r} is not known; choose from {', '.join(BY_CHOICES)}")
+    if top < 1:
+        raise Invalid(f"ask for at least one result, not {top}")
+    _check_region(region)
+    if not file.is_file():
+        raise Invalid(f"{file} is not a file")
+    try:
+        probe = probe_file(
+            file,
+            limits_of(ctx.settings),
+            region=region,
+            min_pdq_quality=ctx.settings.pdq_min_quality,
+        )
+    except MediaError as exc:
+        raise Invalid(f"cannot read {file}: {exc}") from None
+    with ctx.store.reader() as session:
+        probe.media_id = _stored_media_id(session, probe.sha256)
+        found = records(session, find_similar(_linker(ctx, session), probe, by, top))
+    query = FileQueryOut.model_validate({**describe_probe(probe), "path": str(file)})
+    return SimilarOut(query=query, results=[LinkOut.model_validate(r) for r in found])
+
+
+def parse_sha256(text: str) -> bytes:
+    """The 32 bytes of a SHA-256 written in hexadecimal, or :class:`Invalid`."""
+    try:
+        digest = bytes.fromhex(text.strip())
+    except ValueError:
+        raise Invalid(f"{text!r} is not a SHA-256 in hexadecimal") from None
+    if len(digest) != 32:
+        raise Invalid(f"a SHA-256 has 64 hex digits, got {len(text.strip())}")
+    return digest
+
+
+def find_related_media(ctx: Context, sha256: str) -> RelatedOut:
+    """Every strong link of the stored media ``sha256``: strongest first, one per media and kind."""
+    digest = parse_sha256(sha256)
+    with ctx.store.reader() as session:
+        try:
+            probe = probe_media(session, digest, ctx.settings.pdq_min_quality)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        found = records(session, find_related(_linker(ctx, session), probe))
+    query = QueryOut.model_validate(describe_probe(probe))
+    return RelatedOut(query=query, results=[LinkOut.model_validate(r) for r in found])
