@@ -16,6 +16,7 @@ from vident.service.errors import Invalid
 from vident.service.failures import translated
 from vident.service.schemas import Model
 from vident.service.sources import find_source
+from vident.service.use_case import WORK_ON_MEDIA, use_case
 
 
 class ExportOut(Model):
@@ -34,6 +35,7 @@ def check_destination(output: Path) -> None:
         raise Invalid(f"the folder {output.parent} does not exist: create it or write elsewhere")
 
 
+@use_case("export.vics", WORK_ON_MEDIA)
 def export_vics_file(ctx: Context, source: str, output: Path) -> ExportOut:
     """Write ``source`` as VICS 2.0 JSON to the file ``output``, atomically."""
     check_destination(output)
@@ -50,6 +52,7 @@ def export_vics_file(ctx: Context, source: str, output: Path) -> ExportOut:
     return ExportOut(source=source, media=count, destination=str(output))
 
 
+@use_case("export.vics", WORK_ON_MEDIA)
 def export_vics_stream(ctx: Context, source: str, stream: TextIO) -> ExportOut:
     """Write ``source`` as VICS 2.0 JSON to an open text stream (standard output)."""
     with translated(ctx.settings.database_url), ctx.store.reader() as session:

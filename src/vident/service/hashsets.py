@@ -20,6 +20,7 @@ from vident.service.context import Context
 from vident.service.errors import Invalid
 from vident.service.failures import translated
 from vident.service.schemas import Model
+from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.store.hashsets import ImportSummary, check_name, import_records
 from vident.store.models import HashSet, HashSetEntry
 
@@ -54,6 +55,7 @@ class HashSetImportOut(Model):
     fatal: str | None
 
 
+@use_case("hashset.list", SEE_MEDIA)
 def list_hashsets(ctx: Context) -> HashSetListOut:
     """Every hash set by name, with its size and the state of its last import."""
     query = (
@@ -82,6 +84,7 @@ def _no_progress(_label: str, _total: int) -> AbstractContextManager[Callable[[i
     return nullcontext(lambda _count: None)
 
 
+@use_case("hashset.import", WORK_ON_MEDIA)
 def import_hashset(
     ctx: Context,
     file: Path,

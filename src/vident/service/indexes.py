@@ -7,6 +7,7 @@ from vident.ingest.lock import writer_lock
 from vident.service.context import Context
 from vident.service.failures import translated
 from vident.service.schemas import Model
+from vident.service.use_case import MAINTAIN, use_case
 
 
 class IndexSizeOut(Model):
@@ -20,6 +21,7 @@ class RebuildOut(Model):
     indexes: list[IndexSizeOut]
 
 
+@use_case("index.rebuild", MAINTAIN)
 def rebuild_indexes(ctx: Context) -> RebuildOut:
     """Throw every index away and read the store again (the store is the truth).
 

@@ -23,6 +23,7 @@ from vident.match.links import describe_media
 from vident.service.context import Context, Role
 from vident.service.errors import Busy, Conflict, Forbidden, Invalid, NotFound
 from vident.service.schemas import Model
+from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import get
 from vident.store.models import Face, Person
 
@@ -145,6 +146,7 @@ def _face(session: Session, face_id: int) -> None:
         raise NotFound(f"no face {face_id}")
 
 
+@use_case("people.list", SEE_MEDIA)
 def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
     """Person candidates of the configured face model with at least ``min_faces`` faces."""
     if min_faces < 0:
@@ -168,6 +170,7 @@ def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
     )
 
 
+@use_case("people.show", SEE_MEDIA)
 def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
     """The faces of one person, weakest first (the ones worth an analyst's look)."""
     with ctx.store.reader() as session:
@@ -195,6 +198,7 @@ def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
     return PersonFacesOut(person=person_id, faces=rows)
 
 
+@use_case("people.cluster", WORK_ON_MEDIA)
 def cluster_people(ctx: Context, *, again: bool = False) -> ClusterOut:
     """Put faces without a person into candidates, or (``again``) recluster every free face.
 
@@ -220,6 +224,7 @@ def cluster_people(ctx: Context, *, again: bool = False) -> ClusterOut:
     )
 
 
+@use_case("people.confirm", WORK_ON_MEDIA)
 def confirm_person(ctx: Context, person_id: int, *, actor: str | None = None) -> DecisionOut:
     """An analyst checked every face of the person: clustering will never break it up."""
     who = _decider(ctx, actor)
@@ -232,6 +237,7 @@ def confirm_person(ctx: Context, person_id: int, *, actor: str | None = None) ->
     return DecisionOut(action="confirm", person=person_id, actor=who)
 
 
+@use_case("people.merge", WORK_ON_MEDIA)
 def merge_people(
     ctx: Context, person_ids: Sequence[int], *, actor: str | None = None
 ) -> DecisionOut:
@@ -249,6 +255,7 @@ def merge_people(
     return DecisionOut(action="merge", person=kept, actor=who)
 
 
+@use_case("people.split", WORK_ON_MEDIA)
 def split_person(
     ctx: Context, person_id: int, face_ids: Sequence[int], *, actor: str | None = None
 ) -> DecisionOut:
@@ -266,6 +273,7 @@ def split_person(
     return DecisionOut(action="split", person=new, faces=list(face_ids), actor=who)
 
 
+@use_case("people.reject", WORK_ON_MEDIA)
 def reject_face(ctx: Context, face_id: int, *, actor: str | None = None) -> DecisionOut:
     """The face is not a usable face (a false detection, a poster): it joins no person."""
     who = _decider(ctx, actor)
@@ -278,6 +286,7 @@ def reject_face(ctx: Context, face_id: int, *, actor: str | None = None) -> Deci
     return DecisionOut(action="reject", person=None, faces=[face_id], actor=who)
 
 
+@use_case("people.move", WORK_ON_MEDIA)
 def move_face(
     ctx: Context, face_id: int, person_id: int, *, actor: str | None = None
 ) -> DecisionOut:
@@ -293,6 +302,7 @@ def move_face(
     return DecisionOut(action="move", person=person_id, faces=[face_id], actor=who)
 
 
+@use_case("people.label", WORK_ON_MEDIA)
 def label_person(ctx: Context, person_id: int, text: str | None) -> DecisionOut:
     """Give the person the analyst's label (a victim or offender code); blank clears it."""
     who = _decider(ctx)

@@ -17,6 +17,7 @@ from vident.service.errors import Invalid
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
 from vident.service.triage import reason_out
+from vident.service.use_case import SEE_MEDIA, use_case
 
 
 class OccurrenceOut(Model):
@@ -46,6 +47,7 @@ class SearchOut(Model):
     matches: list[MatchOut]
 
 
+@use_case("search.file", SEE_MEDIA)
 def search_file(ctx: Context, file: Path) -> SearchOut:
     """Every exact, near and linked match of ``file`` in any source, and its verdict."""
     if not file.is_file():

@@ -16,6 +16,7 @@ from vident.ingest.walk import SourceNotFound
 from vident.service.context import Context
 from vident.service.errors import Busy, Invalid, NotFound
 from vident.service.schemas import Model
+from vident.service.use_case import WORK_ON_MEDIA, use_case
 from vident.signals.registry import parse_signal_names
 from vident.store.db import StoreError
 from vident.store.sources import get_source
@@ -34,6 +35,7 @@ class SignalsComputedOut(Model):
     seconds: float
 
 
+@use_case("signals.compute", WORK_ON_MEDIA)
 def compute_signals(
     ctx: Context,
     source: str,

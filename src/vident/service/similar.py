@@ -24,6 +24,7 @@ from vident.media.errors import MediaError
 from vident.service.context import Context
 from vident.service.errors import Invalid, NotFound
 from vident.service.schemas import Model
+from vident.service.use_case import SEE_MEDIA, use_case
 from vident.store.models import Media
 
 __all__ = [
@@ -100,6 +101,7 @@ def _linker(ctx: Context, session: Session) -> Linker:
     return Linker(session, ctx.indexes(session), ctx.settings)
 
 
+@use_case("similar.query", SEE_MEDIA)
 def find_similar_media(
     ctx: Context,
     file: Path,
@@ -143,6 +145,7 @@ def parse_sha256(text: str) -> bytes:
     return digest
 
 
+@use_case("related.query", SEE_MEDIA)
 def find_related_media(ctx: Context, sha256: str) -> RelatedOut:
     """Every strong link of the stored media ``sha256``: strongest first, one per media and kind."""
     digest = parse_sha256(sha256)

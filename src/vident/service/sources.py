@@ -17,6 +17,7 @@ from vident.service.context import Context
 from vident.service.errors import Invalid, NotFound
 from vident.service.failures import translated
 from vident.service.schemas import Model
+from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import parse_signal_names
 from vident.store.db import StoreError
 from vident.store.models import Occurrence, Source
@@ -74,6 +75,7 @@ def find_source(session: Session, name: str) -> Source:
         raise NotFound(str(exc)) from None
 
 
+@use_case("source.list", SEE_MEDIA)
 def list_sources(ctx: Context) -> SourceListOut:
     """Every source in the order they were first ingested, with file and error counts."""
     query = (
@@ -98,6 +100,7 @@ def list_sources(ctx: Context) -> SourceListOut:
     )
 
 
+@use_case("source.ingest", WORK_ON_MEDIA)
 def ingest_source(
     ctx: Context,
     path: Path,

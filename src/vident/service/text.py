@@ -12,6 +12,7 @@ from vident.match.text_search import search_text as find_text
 from vident.service.context import Context
 from vident.service.errors import Invalid
 from vident.service.schemas import Model
+from vident.service.use_case import SEE_MEDIA, use_case
 
 __all__ = ["TextHitOut", "TextSearchOut", "search_text"]
 
@@ -32,6 +33,7 @@ class TextSearchOut(Model):
     results: list[TextHitOut]
 
 
+@use_case("text.search", SEE_MEDIA)
 def search_text(ctx: Context, query: str, *, limit: int = 50) -> TextSearchOut:
     """Media whose recognised text matches ``query``, best first, one hit per media."""
     if limit < 1:

@@ -15,6 +15,7 @@ from vident.service.context import Context
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
 from vident.service.sources import find_source
+from vident.service.use_case import SEE_MEDIA, use_case
 
 
 class TriageItemOut(Model):
@@ -56,6 +57,7 @@ def reason_out(reason: Reason) -> ReasonOut:
     )
 
 
+@use_case("triage.read", SEE_MEDIA)
 def triage_source(ctx: Context, source: str) -> TriageOut:
     """The verdict of every file of ``source``, with the reasons, in path order."""
     with translated(ctx.settings.database_url), ctx.store.reader() as session:
