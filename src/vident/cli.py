@@ -291,6 +291,7 @@ def _reason_text(reasons: Sequence[ReasonOut]) -> str:
     details = [
         f"category {first.category}" if first.category else "",
         f"series {first.series}" if first.series else "",
+        first.identified or "",
     ]
     text = f"{signals} -> {where}"
     if any(details):
@@ -405,10 +406,10 @@ def sources(ctx: typer.Context) -> None:
 
 # The compare-and-connect and administration commands register themselves on ``app`` when
 # imported; after the core commands, so that help lists those first.
-from vident import cli_admin, cli_links  # noqa: E402
+from vident import cli_admin, cli_cases, cli_links, cli_serve  # noqa: E402
 
 #: The command modules besides this one.
-COMMAND_MODULES = (cli_links, cli_admin)
+COMMAND_MODULES = (cli_links, cli_admin, cli_serve, cli_cases)
 
 
 def main() -> None:

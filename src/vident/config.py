@@ -115,6 +115,14 @@ class Settings(Limits):
             "the record holding a longer one is rejected."
         ),
     )
+    category_votes_needed: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "Agreeing analysts' votes that make a media's category under a scheme (3, as CAID)."
+        ),
+    )
 
     @property
     def database_url(self) -> str:

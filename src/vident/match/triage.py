@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -67,6 +67,8 @@ class Reason:
     #: Strength of a link found by a learned or local signal (0..1), None for hashes.
     score: float | None = None
     detail: dict[str, Any] | None = None
+    #: Who identified the victim of the series the matched media belongs to, when known.
+    identified: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         found = {
@@ -82,6 +84,8 @@ class Reason:
             found["score"] = round(self.score, 4)
         if self.detail:
             found["detail"] = self.detail
+        if self.identified is not None:
+            found["identified"] = self.identified
         return found
 
 
@@ -168,8 +172,32 @@ def triage_source(
         chunk = _triage_chunk(session, source.id, rows, indexes, thresholds)
         if linker is not None:
             _add_links(session, source.id, rows, chunk, linker)
+        mark_series(session, chunk)
         items.extend(chunk)
     return TriageReport(source=source.name, items=items)
+
+
+# --- Investigation: identification propagates (see vident.match.identified) ----------------
+
+
+def mark_series(session: Session, items: list[TriageItem]) -> None:
+    """Reasons that hit media of a series name the series and who identified its victim."""
+    from vident.match.identified import series_notes
+
+    notes = series_notes(session, (r.media for i in items for r in i.reasons if r.media))
+    if not notes:
+        return
+    for item in items:
+        item.reasons = [_noted(r, notes.get(r.media or "")) for r in item.reasons]
+
+
+def _noted(reason: Reason, note: tuple[str, str | None] | None) -> Reason:
+    if note is None:
+        return reason
+    return replace(reason, series=reason.series or note[0], identified=note[1])
+
+
+# --- End of the investigation hook ---------------------------------------------------------
 
 
 def _add_links(

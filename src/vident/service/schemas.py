@@ -7,7 +7,15 @@ results live in the module of their resource and embed it.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 
 class Model(BaseModel):
@@ -28,3 +36,18 @@ class ReasonOut(Model):
     series: str | None = None
     score: float | None = Field(default=None, description="Strength of a learned link, 0..1.")
     detail: dict[str, JsonValue] | None = Field(default=None, description="The evidence.")
+    identified: str | None = Field(
+        default=None,
+        description="Who identified the victim of the matched media's series, where and when.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _identified_only_when_known(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, JsonValue]:
+        """Leave ``identified`` out unless known: reasons of material in no identified series
+        read exactly as before."""
+        shown: dict[str, JsonValue] = handler(self)
+        if shown.get("identified", ...) is None:
+            del shown["identified"]
+        return shown

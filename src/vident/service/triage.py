@@ -52,6 +52,7 @@ def reason_out(reason: Reason) -> ReasonOut:
         source=reason.source,
         category=reason.category,
         series=reason.series,
+        identified=reason.identified,
         score=reason.score,
         detail=detail,
     )

@@ -1,0 +1,63 @@
+"""The FastAPI application of ``/api/v1``: routers, problem JSON, security headers.
+
+Deny by default: every router but the public one (health, login) is mounted under a
+dependency that authenticates the caller, so a route added to any of them needs credentials
+without saying so. OpenAPI is served at ``/api/v1/openapi.json``; no documentation UI is
+served (it would load scripts from elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from vident import __version__
+from vident.config import Settings
+from vident.security.settings import SecuritySettings
+from vident.service.context import open_store
+from vident.web import problems
+from vident.web.deps import get_principal
+from vident.web.headers import SecurityHeaders
+from vident.web.routers import admin, audit, auth, hashsets, health, people, search, sources
+from vident.web.state import WebState
+
+PREFIX = "/api/v1"
+#: Routes that answer without credentials, as (method, path template).
+PUBLIC_ROUTES = frozenset({("GET", f"{PREFIX}/health"), ("POST", f"{PREFIX}/auth/login")})
+
+
+def create_app(settings: Settings, security: SecuritySettings | None = None) -> FastAPI:
+    """The API over the initialised store of ``settings`` (NotFound when there is none)."""
+    store = open_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="vident",
+        version=__version__,
+        description="Victim-identification database: triage, search, compare and connect.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.vident = WebState(
+        settings=settings, security=security or SecuritySettings(), store=store
+    )
+    app.state.database_url = settings.database_url
+    public = APIRouter(prefix=PREFIX)
+    public.include_router(health.router)
+    public.include_router(auth.public)
+    protected = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)])
+    for module in (auth, sources, search, people, hashsets, audit, admin):
+        protected.include_router(module.router)
+    app.include_router(public)
+    app.include_router(protected)
+    problems.install(app)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,60 @@
+"""Typed dependencies of the routes: the settings, the caller and a service context.
+
+Routes take these as annotated parameters (``ctx: ContextDep``) and never build them. FastAPI
+caches a dependency per request, so the caller is authenticated once however many
+dependencies need it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vident.config import Settings
+from vident.security.settings import SecuritySettings
+from vident.service.context import Context, Principal
+from vident.web.auth import ANONYMOUS, authenticate
+from vident.web.state import WebState
+
+
+def get_state(request: Request) -> WebState:
+    state: WebState = request.app.state.vident
+    return state
+
+
+StateDep = Annotated[WebState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_security(state: StateDep) -> SecuritySettings:
+    return state.security
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SecurityDep = Annotated[SecuritySettings, Depends(get_security)]
+
+
+def get_principal(request: Request, state: StateDep) -> Principal:
+    """The authenticated caller; every route but health and login depends on it."""
+    return authenticate(request, state.settings, state.security, state.store)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_context(state: StateDep, principal: PrincipalDep) -> Context:
+    """A context acting as the caller (indexes opened on first use by the use case)."""
+    return Context(settings=state.settings, store=state.store, principal=principal)
+
+
+def get_anonymous_context(state: StateDep) -> Context:
+    """A context for what happens before authentication (logging in)."""
+    return Context(settings=state.settings, store=state.store, principal=ANONYMOUS)
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+AnonymousContextDep = Annotated[Context, Depends(get_anonymous_context)]
