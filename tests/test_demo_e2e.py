@@ -90,6 +90,7 @@ def test_demo_without_the_corpus_shows_every_verdict_and_its_next_steps_work(
         assert verdict in stdout
     assert "the person and video items are left out" in " ".join(stdout.split())  # said so
     assert check_next_steps(stdout) == {"scene", "pdq", "camera", "related", "text"}
+    assert next_steps(stdout)[-1][-1] == "serve"  # it ends by showing how to start the server
 
 
 @pytest.mark.slow

@@ -205,6 +205,14 @@ def _next_steps(scenario: Scenario) -> None:
         "-o",
         str(vics),
     )
+    show(
+        "the first administrator (prints a password, a TOTP enrolment and recovery codes):",
+        "admin",
+        "bootstrap",
+        "--username",
+        "admin",
+    )
+    show("the REST API for other tools, on http://127.0.0.1:8000/api/v1:", "serve")
 
 
 def run(data: Path, fresh: bool, corpus_dir: Path | None = None) -> int:
