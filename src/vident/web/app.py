@@ -58,6 +58,6 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         protected.include_router(module.router)
     app.include_router(public)
     app.include_router(protected)
-    problems.install(app)
+    problems.install(app, public=PUBLIC_ROUTES)
     app.add_middleware(SecurityHeaders)
     return app

@@ -39,8 +39,17 @@ SecurityDep = Annotated[SecuritySettings, Depends(get_security)]
 
 
 def get_principal(request: Request, state: StateDep) -> Principal:
-    """The authenticated caller; every route but health and login depends on it."""
-    return authenticate(request, state.settings, state.security, state.store)
+    """The authenticated caller; every route but health and login depends on it.
+
+    The caller is kept on the request, so a failure handler that must know whether the caller
+    was authenticated does not authenticate (and audit) a second time.
+    """
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = authenticate(request, state.settings, state.security, state.store)
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

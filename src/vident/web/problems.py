@@ -9,13 +9,14 @@ with ``type``, ``title``, ``status`` and ``detail``, never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import JsonValue
 from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from vident.exchange.records import RecordError
@@ -24,6 +25,7 @@ from vident.ingest.walk import SourceNotFound
 from vident.service.errors import ServiceError
 from vident.service.failures import translated
 from vident.store.db import StoreError
+from vident.web.deps import get_principal, get_state
 
 _log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -95,7 +97,15 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "invalid input", str(detail), extra={"errors": errors})
 
 
-_HTTP_TITLES = {404: "not found", 405: "method not allowed", 413: "payload too large"}
+_HTTP_TITLES = {
+    400: "bad request",
+    404: "not found",
+    405: "method not allowed",
+    413: "payload too large",
+    415: "unsupported media type",
+}
+#: Statuses FastAPI answers while it reads a request's body, before any dependency runs.
+_BODY_STATUSES = frozenset({400, 413, 415})
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -107,10 +117,50 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, title, detail, headers=exc.headers)
 
 
-def install(app: FastAPI) -> None:
-    """Register the problem JSON handlers on ``app``."""
+def _refused_caller(request: Request) -> JSONResponse | None:
+    """The problem of a caller without valid credentials, else None."""
+    try:
+        get_principal(request, get_state(request))
+    except ServiceError as refused:
+        return service_problem(refused)
+    return None
+
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _credentials_first(public: frozenset[tuple[str, str]], handler: Handler) -> Handler:
+    """``handler``, but a caller without valid credentials gets 401 (or 403) instead.
+
+    FastAPI reads and parses a body before it runs a route's dependencies, so a malformed body
+    fails before the caller is authenticated. Checking credentials first on every route but
+    the ``public`` (method, path) pairs keeps deny by default exact: without them a caller
+    learns nothing, not even whether the body was well-formed.
+    """
+
+    async def checked(request: Request, exc: Exception) -> JSONResponse:
+        before_dependencies = isinstance(exc, RequestValidationError) or (
+            isinstance(exc, HTTPException) and exc.status_code in _BODY_STATUSES
+        )
+        matched = "route" in request.scope
+        if (
+            before_dependencies
+            and matched
+            and (request.method, request.scope["path"]) not in public
+        ):
+            refused = await run_in_threadpool(_refused_caller, request)
+            if refused is not None:
+                return refused
+        return await handler(request, exc)
+
+    return checked
+
+
+def install(app: FastAPI, public: frozenset[tuple[str, str]] = frozenset()) -> None:
+    """Register the problem JSON handlers on ``app``; ``public`` are the (method, path) pairs
+    that need no credentials."""
     app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _credentials_first(public, _validation_error))
+    app.add_exception_handler(HTTPException, _credentials_first(public, _http_error))
     for kind in _LOWER:
         app.add_exception_handler(kind, _lower_error)

@@ -59,7 +59,9 @@ class _Part:
 
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
-    headers: dict[str, str] = field(default_factory=dict)
+    #: Raw header values: multipart headers are bytes (UTF-8 by custom), and decoding them
+    #: before parsing would let a character outside latin-1 break the parser.
+    headers: dict[str, bytes] = field(default_factory=dict)
     target: BinaryIO | None = None
     written: int = 0
     filename: str | None = None
@@ -99,7 +101,7 @@ async def receive(request: Request, folder: Path, limit: int) -> Upload:
 
         def on_header_end() -> None:
             key = part.header_field.decode("latin-1").strip().lower()
-            part.headers[key] = part.header_value.decode("utf-8", "replace")
+            part.headers[key] = bytes(part.header_value)
             part.header_field.clear()
             part.header_value.clear()
 
