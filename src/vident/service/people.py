@@ -18,10 +18,11 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from vident.cases import people as cases
-from vident.ingest.lock import DataDirBusy, writer_lock
+from vident.ingest.lock import writer_lock
 from vident.match.links import describe_media
-from vident.service.context import Context, Role
-from vident.service.errors import Busy, Conflict, Forbidden, Invalid, NotFound
+from vident.service.context import Context
+from vident.service.errors import Conflict, Invalid, NotFound
+from vident.service.failures import translated
 from vident.service.schemas import Model
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import get
@@ -47,8 +48,6 @@ __all__ = [
 
 #: The largest id the store can hold (a signed 64-bit integer on both backends).
 MAX_ID = 2**63 - 1
-#: Roles whose decisions about people are recorded; everyone else may only look.
-DECIDERS = frozenset({Role.ANALYST, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN})
 
 
 class PersonOut(Model):
@@ -127,10 +126,8 @@ def _check_ids(what: str, *ids: int) -> None:
 def _decider(ctx: Context, actor: str | None = None) -> str:
     """Who a decision is recorded under: ``actor`` if given, else the acting principal.
 
-    Refused unless the principal may decide about people at all.
+    Whether the principal may decide at all is checked by each use case's ``use_case`` roles.
     """
-    if ctx.principal.role not in DECIDERS:
-        raise Forbidden(f"a {ctx.principal.role.value} may look at people but not decide")
     return actor or ctx.principal.name
 
 
@@ -207,12 +204,12 @@ def cluster_people(ctx: Context, *, again: bool = False) -> ClusterOut:
     would each make persons for them, leaving one set of empty duplicates behind. The lock
     makes the machine's clustering one run at a time; analysts' decisions never wait for it.
     """
-    _decider(ctx)
-    try:
-        with writer_lock(ctx.settings.data), ctx.store.session() as session:
-            summary = cases.cluster_configured(session, again=again)
-    except DataDirBusy as exc:
-        raise Busy(str(exc)) from None
+    with (
+        translated(ctx.settings.database_url),
+        writer_lock(ctx.settings.data),
+        ctx.store.session() as session,
+    ):
+        summary = cases.cluster_configured(session, again=again)
     return ClusterOut(
         model=summary.model,
         faces=summary.faces,

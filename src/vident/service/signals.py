@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from vident.ingest.lock import DataDirBusy
 from vident.ingest.pipeline import ProgressSink
 from vident.ingest.pipeline import compute_signals as run_compute
-from vident.ingest.walk import SourceNotFound
 from vident.service.context import Context
-from vident.service.errors import Busy, Invalid, NotFound
+from vident.service.errors import Invalid, NotFound
+from vident.service.failures import translated
 from vident.service.schemas import Model
 from vident.service.use_case import WORK_ON_MEDIA, use_case
 from vident.signals.registry import parse_signal_names
@@ -60,14 +59,10 @@ def compute_signals(
             get_source(session, source)
         except StoreError as exc:
             raise NotFound(str(exc)) from None
-    try:
+    with translated(ctx.settings.database_url):
         summary = run_compute(
             ctx.store, ctx.settings, source, kinds, workers=workers, progress=progress
         )
-    except SourceNotFound as exc:
-        raise NotFound(str(exc)) from None
-    except DataDirBusy as exc:
-        raise Busy(str(exc)) from None
     return SignalsComputedOut(
         source=source,
         signals=list(kinds),
