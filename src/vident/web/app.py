@@ -20,7 +20,21 @@ from vident.service.context import open_store
 from vident.web import problems
 from vident.web.deps import get_principal
 from vident.web.headers import SecurityHeaders
-from vident.web.routers import admin, audit, auth, hashsets, health, people, search, sources
+from vident.web.routers import (
+    admin,
+    audit,
+    auth,
+    cases,
+    exchange,
+    hashsets,
+    health,
+    jobs,
+    people,
+    places,
+    search,
+    sources,
+    subjects,
+)
 from vident.web.state import WebState
 
 PREFIX = "/api/v1"
@@ -54,7 +68,20 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
     public.include_router(health.router)
     public.include_router(auth.public)
     protected = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)])
-    for module in (auth, sources, search, people, hashsets, audit, admin):
+    for module in (
+        auth,
+        sources,
+        jobs,
+        search,
+        people,
+        hashsets,
+        exchange,
+        cases,
+        subjects,
+        places,
+        audit,
+        admin,
+    ):
         protected.include_router(module.router)
     app.include_router(public)
     app.include_router(protected)
