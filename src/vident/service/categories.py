@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from vident.service.context import Context
-from vident.service.domain import READ, WRITE, checked_name, media_id
+from vident.service.domain import READ, WRITE, checked_name, visible_media_id
 from vident.service.schemas import Model
 from vident.service.use_case import use_case
 from vident.store.models_cases import CategoryVote
@@ -40,7 +40,7 @@ def vote_category(ctx: Context, sha256: str, scheme: str, category: str) -> Cate
     scheme = checked_name("category scheme", scheme, 32)
     category = checked_name("category", category, 64)
     with ctx.store.session() as session:
-        found = media_id(session, sha256)
+        found = visible_media_id(ctx, session, sha256)
         vote = session.scalar(
             select(CategoryVote).where(
                 CategoryVote.media_id == found,
@@ -64,7 +64,7 @@ def show_category(ctx: Context, sha256: str, scheme: str) -> CategoryOut:
     """The votes on media ``sha256`` under ``scheme`` and the agreed category, if any."""
     needed = ctx.settings.category_votes_needed
     with ctx.store.reader() as session:
-        found = media_id(session, sha256)
+        found = visible_media_id(ctx, session, sha256)
         votes = session.scalars(
             select(CategoryVote)
             .where(CategoryVote.media_id == found, CategoryVote.scheme == scheme)

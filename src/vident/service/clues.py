@@ -12,9 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from vident.service.context import Context
-from vident.service.domain import READ, WRITE, acting_agency, checked_choice, media_id
+from vident.service.domain import READ, WRITE, acting_agency, checked_choice, visible_media_id
 from vident.service.errors import Invalid, NotFound
 from vident.service.schemas import Model
+from vident.service.scope import media_seen, sight_of, visible_media
 from vident.service.use_case import use_case
 from vident.store.models import Media
 from vident.store.models_cases import Annotation, Clue
@@ -89,7 +90,7 @@ def add_clue(
     if box is not None and (box[0] < 0 or box[1] < 0 or box[2] <= 0 or box[3] <= 0):
         raise Invalid(f"box {box}: x and y must be >= 0, width and height > 0")
     with ctx.store.session() as session:
-        found = media_id(session, sha256)
+        found = visible_media_id(ctx, session, sha256)
         owner = acting_agency(ctx, session, agency)
         x, y, w, h = box if box is not None else (None, None, None, None)
         clue = Clue(
@@ -123,12 +124,13 @@ def list_clues(
             select(Clue, Media.sha256, Agency.name)
             .join(Media, Media.id == Clue.media_id)
             .outerjoin(Agency, Agency.id == Clue.agency_id)
+            .where(visible_media(sight_of(ctx, session)))
             .order_by(Clue.id)
         )
         if status is not None:
             query = query.where(Clue.status == status)
         if sha256 is not None:
-            query = query.where(Clue.media_id == media_id(session, sha256))
+            query = query.where(Clue.media_id == visible_media_id(ctx, session, sha256))
         rows = session.execute(query).all()
         return ClueListOut(clues=[_out(c, sha, agency) for c, sha, agency in rows])
 
@@ -139,7 +141,7 @@ def set_clue_status(ctx: Context, clue_id: int, status: str) -> ClueOut:
     checked_choice("clue status", status, STATUSES)
     with ctx.store.session() as session:
         clue = session.get(Clue, clue_id)
-        if clue is None:
+        if clue is None or not media_seen(ctx, session, clue.media_id):
             raise NotFound(f"no clue {clue_id}")
         clue.status = status
         media = session.get(Media, clue.media_id)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from vident.service.context import Context, Role
 from vident.service.errors import Invalid, NotFound
+from vident.service.scope import check_media
 from vident.store.models import Media
 from vident.store.models_security import Agency
 
@@ -73,6 +74,12 @@ def media_id(session: Session, sha256: str) -> int:
     if found is None:
         raise NotFound(f"no stored media has SHA-256 {sha256.strip()}: ingest it first")
     return found
+
+
+def visible_media_id(ctx: Context, session: Session, sha256: str) -> int:
+    """The id of the stored media ``sha256`` that the principal sees, else NotFound (the same
+    answer as for a media that does not exist)."""
+    return check_media(ctx, session, media_id(session, sha256), sha256.strip())
 
 
 def agency_named(session: Session, name: str) -> Agency:

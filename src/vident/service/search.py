@@ -16,6 +16,7 @@ from vident.service.context import Context
 from vident.service.errors import Invalid
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
+from vident.service.scope import redacted, seen_sources
 from vident.service.triage import reason_out
 from vident.service.use_case import SEE_MEDIA, use_case
 
@@ -55,6 +56,9 @@ def search_file(ctx: Context, file: Path) -> SearchOut:
     with translated(ctx.settings.database_url), ctx.store.reader() as session:
         linker = Linker(session, ctx.indexes(session), ctx.settings)
         result = matching.search_file(session, file, linker, limits_of(ctx.settings))
+        named = {r.source for m in result.matches for r in [m.reason] if r.source}
+        named |= {s for m in result.matches for s, _ in m.occurrences}
+        seen = seen_sources(ctx, session, named)
     return SearchOut(
         file=result.file,
         sha256=result.sha256,
@@ -63,8 +67,10 @@ def search_file(ctx: Context, file: Path) -> SearchOut:
         error=result.error,
         matches=[
             MatchOut(
-                **reason_out(m.reason).model_dump(),
-                occurrences=[OccurrenceOut(source=s, path=p) for s, p in m.occurrences],
+                **redacted([reason_out(m.reason)], seen)[0].model_dump(),
+                occurrences=[
+                    OccurrenceOut(source=s, path=p) for s, p in m.occurrences if s in seen
+                ],
             )
             for m in result.matches
         ],

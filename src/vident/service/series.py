@@ -12,12 +12,27 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from vident.service.context import Context
-from vident.service.domain import READ, SHARING, WRITE, checked_choice, checked_name, media_id
+from vident.service.domain import (
+    READ,
+    SHARING,
+    WRITE,
+    checked_choice,
+    checked_name,
+    media_id,
+    visible_media_id,
+)
 from vident.service.errors import Conflict, NotFound
 from vident.service.schemas import Model
+from vident.service.scope import (
+    check_owner,
+    check_series,
+    sight_of,
+    visible_cases,
+    visible_series,
+)
 from vident.service.use_case import use_case
 from vident.store.models import Case, Media
-from vident.store.models_cases import Series, SeriesMedia
+from vident.store.models_cases import CaseOwner, Series, SeriesMedia
 
 STATUSES = ("unidentified", "victim_identified", "offender_identified", "closed")
 HOW = ("manual", "suggestion")
@@ -59,6 +74,18 @@ def find_series(session: Session, name: str) -> Series:
     return found
 
 
+def seen_series(ctx: Context, session: Session, name: str) -> Series:
+    """The series called ``name`` if the principal sees it, else NotFound."""
+    return check_series(ctx, session, find_series(session, name))
+
+
+def owned_series(ctx: Context, session: Session, name: str) -> Series:
+    """The series called ``name`` if the principal's agency may change it."""
+    series = seen_series(ctx, session, name)
+    check_owner(ctx, session, series.agency_id, f"series {name!r}")
+    return series
+
+
 def _out(session: Session, series: Series) -> SeriesOut:
     count = session.scalar(
         select(func.count()).select_from(SeriesMedia).where(SeriesMedia.series_id == series.id)
@@ -93,14 +120,18 @@ def add_series(
         if session.scalar(select(Series.id).where(Series.name == name)) is not None:
             raise Conflict(f"a series named {name!r} exists already")
         case_id = None
+        sight = sight_of(ctx, session)
         if case is not None:
-            case_id = session.scalar(select(Case.id).where(Case.name == case))
+            case_id = session.scalar(select(Case.id).where(Case.name == case, visible_cases(sight)))
             if case_id is None:
                 raise NotFound(f"no case named {case!r}: add it first")
+            owner = session.scalar(select(CaseOwner.agency_id).where(CaseOwner.case_id == case_id))
+            check_owner(ctx, session, owner, f"case {case!r}")
         series = Series(
             name=name,
             status="unidentified",
             sharing=sharing,
+            agency_id=ctx.principal.agency_id,
             case_id=case_id,
             notes=notes,
             created_by=ctx.principal.name,
@@ -114,7 +145,8 @@ def add_series(
 def list_series(ctx: Context) -> SeriesListOut:
     """Every series by name, with its status and how many media it holds."""
     with ctx.store.reader() as session:
-        rows = session.execute(select(Series).order_by(Series.name)).scalars().all()
+        query = select(Series).where(visible_series(sight_of(ctx, session)))
+        rows = session.execute(query.order_by(Series.name)).scalars().all()
         return SeriesListOut(series=[_out(session, s) for s in rows])
 
 
@@ -122,7 +154,7 @@ def list_series(ctx: Context) -> SeriesListOut:
 def show_series(ctx: Context, name: str) -> SeriesDetailOut:
     """A series and its media, in the order they were added."""
     with ctx.store.reader() as session:
-        series = find_series(session, name)
+        series = seen_series(ctx, session, name)
         rows = session.execute(
             select(Media.sha256, SeriesMedia.added_by, SeriesMedia.added_at, SeriesMedia.how)
             .join(Media, Media.id == SeriesMedia.media_id)
@@ -145,12 +177,12 @@ def add_series_media(
     """Put stored media (by SHA-256) in series ``name``; media already there stay as they are."""
     checked_choice("way of adding", how, HOW)
     with ctx.store.session() as session:
-        series = find_series(session, name)
+        series = owned_series(ctx, session, name)
         have = set(
             session.scalars(select(SeriesMedia.media_id).where(SeriesMedia.series_id == series.id))
         )
         for text in sha256:
-            found = media_id(session, text)
+            found = visible_media_id(ctx, session, text)
             if found not in have:
                 session.add(
                     SeriesMedia(
@@ -165,7 +197,7 @@ def add_series_media(
 def remove_series_media(ctx: Context, name: str, sha256: list[str]) -> SeriesDetailOut:
     """Take media (by SHA-256) out of series ``name``."""
     with ctx.store.session() as session:
-        series = find_series(session, name)
+        series = owned_series(ctx, session, name)
         ids = [media_id(session, text) for text in sha256]
         session.execute(
             delete(SeriesMedia).where(
@@ -190,7 +222,7 @@ def update_series(
     if sharing is not None:
         checked_choice("sharing level", sharing, SHARING)
     with ctx.store.session() as session:
-        series = find_series(session, name)
+        series = owned_series(ctx, session, name)
         if status is not None:
             series.status = status
         if sharing is not None:

@@ -24,6 +24,7 @@ from vident.media.errors import MediaError
 from vident.service.context import Context
 from vident.service.errors import Invalid, NotFound
 from vident.service.schemas import Model
+from vident.service.scope import NOT_SHARED, check_media, seen_sources
 from vident.service.use_case import SEE_MEDIA, use_case
 from vident.store.models import Media
 
@@ -97,6 +98,18 @@ def _stored_media_id(session: Session, sha256: bytes | None) -> int | None:
     return found
 
 
+def _shown(ctx: Context, session: Session, links: list[LinkOut]) -> list[LinkOut]:
+    """``links`` with where material of agencies that did not share it was seen left out:
+    the hash and the evidence of the likeness stay, the path and source do not."""
+    seen = seen_sources(ctx, session, {link.source for link in links})
+    return [
+        link
+        if link.source in seen
+        else link.model_copy(update={"source": NOT_SHARED, "path": NOT_SHARED})
+        for link in links
+    ]
+
+
 def _linker(ctx: Context, session: Session) -> Linker:
     return Linker(session, ctx.indexes(session), ctx.settings)
 
@@ -130,8 +143,9 @@ def find_similar_media(
     with ctx.store.reader() as session:
         probe.media_id = _stored_media_id(session, probe.sha256)
         found = records(session, find_similar(_linker(ctx, session), probe, by, top))
+        results = _shown(ctx, session, [LinkOut.model_validate(r) for r in found])
     query = FileQueryOut.model_validate({**describe_probe(probe), "path": str(file)})
-    return SimilarOut(query=query, results=[LinkOut.model_validate(r) for r in found])
+    return SimilarOut(query=query, results=results)
 
 
 def parse_sha256(text: str) -> bytes:
@@ -154,6 +168,9 @@ def find_related_media(ctx: Context, sha256: str) -> RelatedOut:
             probe = probe_media(session, digest, ctx.settings.pdq_min_quality)
         except LookupError as exc:
             raise NotFound(str(exc)) from None
+        if probe.media_id is not None:
+            check_media(ctx, session, probe.media_id, digest.hex())
         found = records(session, find_related(_linker(ctx, session), probe))
+        results = _shown(ctx, session, [LinkOut.model_validate(r) for r in found])
     query = QueryOut.model_validate(describe_probe(probe))
-    return RelatedOut(query=query, results=[LinkOut.model_validate(r) for r in found])
+    return RelatedOut(query=query, results=results)

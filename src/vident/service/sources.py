@@ -17,6 +17,8 @@ from vident.service.context import Context
 from vident.service.errors import Invalid, NotFound
 from vident.service.failures import translated
 from vident.service.schemas import Model
+from vident.service.scope import sight_of, visible_sources
+from vident.service.targets import claim_ingest_target
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import parse_signal_names
 from vident.store.db import StoreError
@@ -77,7 +79,8 @@ def find_source(session: Session, name: str) -> Source:
 
 @use_case("source.list", SEE_MEDIA)
 def list_sources(ctx: Context) -> SourceListOut:
-    """Every source in the order they were first ingested, with file and error counts."""
+    """Every source the principal sees, in the order first ingested, with file and error
+    counts."""
     query = (
         select(
             Source.name,
@@ -91,7 +94,7 @@ def list_sources(ctx: Context) -> SourceListOut:
         .order_by(Source.id)
     )
     with translated(ctx.settings.database_url), ctx.store.reader() as session:
-        rows = session.execute(query).all()
+        rows = session.execute(query.where(visible_sources(sight_of(ctx, session)))).all()
     return SourceListOut(
         sources=[
             SourceOut(name=name, files=files, errors=errors, status=status, origin=origin)
@@ -121,6 +124,8 @@ def ingest_source(
     if case is not None and not case.strip():
         raise Invalid("the case name is empty: give a name, or none")
     kinds = signals if signals is not None else signal_names(ctx.settings.signals)
+    with translated(ctx.settings.database_url), ctx.store.session() as session:
+        claim_ingest_target(ctx, session, source, case)
     with translated(ctx.settings.database_url):
         summary = pipeline.ingest_source(
             ctx.store,

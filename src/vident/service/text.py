@@ -12,6 +12,7 @@ from vident.match.text_search import search_text as find_text
 from vident.service.context import Context
 from vident.service.errors import Invalid
 from vident.service.schemas import Model
+from vident.service.scope import seen_sources
 from vident.service.use_case import SEE_MEDIA, use_case
 
 __all__ = ["TextHitOut", "TextSearchOut", "search_text"]
@@ -40,6 +41,9 @@ def search_text(ctx: Context, query: str, *, limit: int = 50) -> TextSearchOut:
         raise Invalid(f"ask for at least one result, not {limit}")
     with ctx.store.reader() as session:
         hits = find_text(session, query, limit=limit)
+        # The snippet is the picture's own text: only material the principal sees is shown.
+        seen = seen_sources(ctx, session, {h.source for h in hits if h.source is not None})
+    hits = [hit for hit in hits if hit.source is None or hit.source in seen]
     return TextSearchOut(
         query=query,
         results=[

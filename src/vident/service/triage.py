@@ -14,6 +14,7 @@ from vident.match.triage import VERDICT_ORDER, Reason, Verdict
 from vident.service.context import Context
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
+from vident.service.scope import check_source, redacted, seen_sources
 from vident.service.sources import find_source
 from vident.service.use_case import SEE_MEDIA, use_case
 
@@ -62,7 +63,7 @@ def reason_out(reason: Reason) -> ReasonOut:
 def triage_source(ctx: Context, source: str) -> TriageOut:
     """The verdict of every file of ``source``, with the reasons, in path order."""
     with translated(ctx.settings.database_url), ctx.store.reader() as session:
-        found = find_source(session, source)
+        found = check_source(ctx, session, find_source(session, source))
         indexes = ctx.indexes(session)
         report = matching.triage_source(
             session,
@@ -70,6 +71,9 @@ def triage_source(ctx: Context, source: str) -> TriageOut:
             indexes.near,
             {"pdq": ctx.settings.pdq_threshold},
             Linker(session, indexes, ctx.settings),
+        )
+        seen = seen_sources(
+            ctx, session, {r.source for i in report.items for r in i.reasons if r.source}
         )
     return TriageOut(
         source=report.source,
@@ -80,7 +84,7 @@ def triage_source(ctx: Context, source: str) -> TriageOut:
                 sha256=item.sha256,
                 type=item.type,
                 verdict=item.verdict,
-                reasons=[reason_out(r) for r in item.reasons],
+                reasons=redacted([reason_out(r) for r in item.reasons], seen),
                 error=item.error,
             )
             for item in report.items

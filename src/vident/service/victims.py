@@ -17,11 +17,19 @@ from sqlalchemy.orm import Session
 
 from vident.security.crypto import Keyring, KeyringError
 from vident.service.context import Context
-from vident.service.domain import PERSONAL, READ, WRITE, acting_agency, checked_country, media_id
+from vident.service.domain import (
+    PERSONAL,
+    READ,
+    WRITE,
+    acting_agency,
+    checked_country,
+    visible_media_id,
+)
 from vident.service.errors import Conflict, Invalid, NotFound
 from vident.service.keys import KeyringUnavailable, open_keyring
 from vident.service.schemas import Model
-from vident.service.series import find_series
+from vident.service.scope import check_subject, sight_of, visible_subjects
+from vident.service.series import seen_series
 from vident.service.use_case import use_case
 from vident.store.models import Media, Person
 from vident.store.models_cases import Series, Subject, SubjectMedia, SubjectSeries
@@ -116,7 +124,10 @@ def _out(ctx: Context, session: Session, subject: Subject, keyring: Keyring | No
         else None
     )
     personal = None
-    if keyring is not None and subject.personal is not None:
+    # Personal details stay with the agency that recorded them (and the operator).
+    sight = sight_of(ctx, session)
+    mine = sight.everything or subject.agency_id in (None, sight.agency_id)
+    if keyring is not None and subject.personal is not None and mine:
         personal = _open(keyring, subject.code, subject.personal)
     return SubjectOut(
         kind=subject.kind,
@@ -152,8 +163,8 @@ def _add(
     with ctx.store.session() as session:
         if person is not None and session.get(Person, person) is None:
             raise NotFound(f"no person {person}: see the person clusters for their numbers")
-        in_series = [find_series(session, name) for name in dict.fromkeys(series)]
-        media_ids = [media_id(session, sha) for sha in dict.fromkeys(media)]
+        in_series = [seen_series(ctx, session, name) for name in dict.fromkeys(series)]
+        media_ids = [visible_media_id(ctx, session, sha) for sha in dict.fromkeys(media)]
         code = _next_code(session, kind)
         subject = Subject(
             kind=kind,
@@ -161,6 +172,7 @@ def _add(
             identified=False,
             personal=_seal(keyring, code, personal),
             person_id=person,
+            agency_id=ctx.principal.agency_id,
             created_by=ctx.principal.name,
         )
         session.add(subject)
@@ -174,14 +186,20 @@ def _add(
 def _list(ctx: Context, kind: str) -> SubjectListOut:
     keyring = _keyring_if_allowed(ctx)
     with ctx.store.reader() as session:
-        rows = session.scalars(select(Subject).where(Subject.kind == kind).order_by(Subject.code))
+        sight = sight_of(ctx, session)
+        rows = session.scalars(
+            select(Subject)
+            .where(Subject.kind == kind, visible_subjects(sight))
+            .order_by(Subject.code)
+        )
         return SubjectListOut(subjects=[_out(ctx, session, s, keyring) for s in rows.all()])
 
 
 def _show(ctx: Context, kind: str, code: str) -> SubjectOut:
     keyring = _keyring_if_allowed(ctx)
     with ctx.store.reader() as session:
-        return _out(ctx, session, _find(session, kind, code), keyring)
+        subject = check_subject(ctx, session, _find(session, kind, code))
+        return _out(ctx, session, subject, keyring)
 
 
 def _identify(
@@ -190,7 +208,7 @@ def _identify(
     country = checked_country(country)
     keyring = _keyring_if_allowed(ctx)
     with ctx.store.session() as session:
-        subject = _find(session, kind, code)
+        subject = check_subject(ctx, session, _find(session, kind, code))
         if subject.identified:
             raise Conflict(f"{code} is identified already")
         by = acting_agency(ctx, session, agency)

@@ -57,6 +57,9 @@ class Series(Base):
     #: unidentified, victim_identified, offender_identified or closed.
     status: Mapped[str] = mapped_column(String(24))
     sharing: Mapped[str] = mapped_column(String(16))
+    #: The owning agency; None for a series made by the local operator without one (seen by
+    #: every user of the instance).
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -93,6 +96,8 @@ class Subject(Base):
     #: Name, birth year and notes as encrypted JSON (see vident.security.crypto); None: none.
     personal: Mapped[bytes | None] = mapped_column(LargeBinary)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    #: The agency that recorded the person; None for the local operator without one.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
