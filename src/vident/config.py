@@ -53,6 +53,16 @@ class Settings(Limits):
     """Where data lives and how matching behaves."""
 
     data: Path = Field(default=Path("vident-data"), description="The data directory.")
+    max_upload_bytes: int = Field(
+        default=64 * 1024**3,
+        gt=0,
+        description="Largest seizure (archive or file) the API accepts in one upload.",
+    )
+    disk_reserve_bytes: int = Field(
+        default=1024**3,
+        ge=0,
+        description="Free space an upload must leave on the data directory's disk.",
+    )
     db: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the store; default SQLite file inside the data directory.",

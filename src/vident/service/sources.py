@@ -18,7 +18,7 @@ from vident.service.errors import Invalid, NotFound
 from vident.service.failures import translated
 from vident.service.schemas import Model
 from vident.service.scope import sight_of, visible_sources
-from vident.service.targets import claim_ingest_target
+from vident.service.targets import claim_ingest_target, ensure_case
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import parse_signal_names
 from vident.store.db import StoreError
@@ -124,6 +124,8 @@ def ingest_source(
     if case is not None and not case.strip():
         raise Invalid("the case name is empty: give a name, or none")
     kinds = signals if signals is not None else signal_names(ctx.settings.signals)
+    with translated(ctx.settings.database_url):
+        ensure_case(ctx, case)
     with translated(ctx.settings.database_url), ctx.store.session() as session:
         claim_ingest_target(ctx, session, source, case)
     with translated(ctx.settings.database_url):

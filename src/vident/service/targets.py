@@ -11,6 +11,7 @@ users of a store without agencies load anywhere, as before.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vident.service.context import Context
@@ -20,9 +21,34 @@ from vident.store.models import Case, Source
 from vident.store.models_cases import CaseOwner
 
 
+def ensure_case(ctx: Context, case: str | None) -> None:
+    """Create ``case`` owned by the principal's agency, shared within it, if it does not
+    exist yet. Its own transaction, before any other read of the caller: two uploads into one
+    new case at once both succeed (the second finds the first's), on SQLite and PostgreSQL."""
+    if case is None or ctx.principal.agency_id is None or not case.strip():
+        return
+    try:
+        with ctx.store.session() as session:
+            if session.scalar(select(Case.id).where(Case.name == case)) is not None:
+                return
+            made = Case(name=case)
+            session.add(made)
+            session.flush()
+            session.add(
+                CaseOwner(
+                    case_id=made.id,
+                    agency_id=ctx.principal.agency_id,
+                    sharing="agency",
+                    created_by=ctx.principal.name,
+                )
+            )
+    except IntegrityError:
+        return  # another request made it first; claim_ingest_target checks whose it is
+
+
 def claim_ingest_target(ctx: Context, session: Session, source: str, case: str | None) -> None:
-    """Refuse an ingest of ``source`` into ``case`` that the principal may not make; create
-    the case, owned by the principal's agency, when it does not exist yet."""
+    """Refuse an ingest of ``source`` into ``case`` that the principal may not make (call
+    :func:`ensure_case` first, outside ``session``)."""
     sight = sight_of(ctx, session)
     if sight.everything or sight.agency_id is None:
         return
@@ -36,19 +62,8 @@ def claim_ingest_target(ctx: Context, session: Session, source: str, case: str |
         if seen is None:
             raise Conflict(f"the source name {source!r} is taken: choose another")
     found = session.scalar(select(Case).where(Case.name == case))
-    if found is None:
-        made = Case(name=case)
-        session.add(made)
-        session.flush()
-        session.add(
-            CaseOwner(
-                case_id=made.id,
-                agency_id=sight.agency_id,
-                sharing="agency",
-                created_by=ctx.principal.name,
-            )
-        )
-        return
+    if found is None:  # made by ensure_case; gone only if deleted meanwhile
+        raise NotFound(f"no case named {case!r}: add it first")
     if session.scalar(select(Case.id).where(Case.id == found.id, visible_cases(sight))) is None:
         raise NotFound(f"no case named {case!r}: add it first")
     owner = session.scalar(select(CaseOwner.agency_id).where(CaseOwner.case_id == found.id))

@@ -20,6 +20,7 @@ from vident.service.context import open_store
 from vident.web import problems
 from vident.web.deps import get_principal
 from vident.web.headers import SecurityHeaders
+from vident.web.job_runner import JobRunner
 from vident.web.routers import (
     admin,
     audit,
@@ -46,10 +47,16 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
     """The API over the initialised store of ``settings`` (NotFound when there is none)."""
     store = open_store(settings)
 
+    runner = JobRunner(settings, store)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.dispose()
+        runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            store.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -61,7 +68,7 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         redoc_url=None,
     )
     app.state.vident = WebState(
-        settings=settings, security=security or SecuritySettings(), store=store
+        settings=settings, security=security or SecuritySettings(), store=store, jobs=runner
     )
     app.state.database_url = settings.database_url
     public = APIRouter(prefix=PREFIX)

@@ -40,6 +40,13 @@ class TooLarge(ServiceError):
     title = "payload too large"
 
 
+class InsufficientStorage(ServiceError):
+    """An upload would leave less free disk than the configured reserve."""
+
+    status = 507
+    title = "insufficient storage"
+
+
 def problem_type(title: str) -> str:
     """A stable URI per kind of problem, so clients can branch on it."""
     return "urn:vident:problem:" + title.replace(" ", "-")

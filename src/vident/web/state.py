@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vident.config import Settings
 from vident.security.settings import SecuritySettings
 from vident.store.db import Store
+from vident.web.job_runner import JobRunner
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,5 @@ class WebState:
     security: SecuritySettings
     #: One store (a connection pool) for every request; each request gets its own Context.
     store: Store
+    #: The background thread running uploaded seizures' ingest jobs.
+    jobs: JobRunner | None = field(default=None)

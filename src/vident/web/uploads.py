@@ -9,6 +9,7 @@ would not be read anyway). The file is removed when the request ends, whatever h
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from vident.media.runtime import scratch_dir
 from vident.service.errors import Invalid
 from vident.web.deps import StateDep
-from vident.web.problems import TooLarge
+from vident.web.problems import InsufficientStorage, TooLarge
 
 FIELD = "file"
 #: Bytes of multipart framing and other fields allowed on top of the file itself.
@@ -81,13 +82,29 @@ def _boundary(request: Request) -> bytes:
     return options[b"boundary"]
 
 
-async def receive(request: Request, folder: Path, limit: int) -> Upload:
-    """Stream the part ``file`` of ``request`` into a new file in ``folder``."""
+#: Bytes received between two checks of the free disk space.
+DISK_CHECK_EVERY = 16 * 1024 * 1024
+
+
+def _check_disk(folder: Path, needed: int, reserve: int) -> None:
+    """InsufficientStorage unless ``needed`` more bytes leave ``reserve`` free."""
+    free = shutil.disk_usage(folder).free
+    if free - needed < reserve:
+        raise InsufficientStorage(
+            f"the data directory's disk has {free} bytes free and must keep {reserve}: "
+            "free some space or ask an administrator"
+        )
+
+
+async def receive(request: Request, folder: Path, limit: int, reserve: int = 0) -> Upload:
+    """Stream the part ``file`` of ``request`` into a new file in ``folder``; refused with
+    413 past ``limit`` bytes and with 507 when the disk would keep less than ``reserve``."""
     boundary = _boundary(request)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + OVERHEAD:
         raise TooLarge(f"the upload is larger than the limit of {limit} bytes")
     folder.mkdir(parents=True, exist_ok=True)
+    _check_disk(folder, int(declared) if declared.isdigit() else 0, reserve)
     handle, name = tempfile.mkstemp(prefix="upload-", dir=folder)
     path = Path(name)
     part = _Part()
@@ -135,12 +152,15 @@ async def receive(request: Request, folder: Path, limit: int) -> Upload:
                 "on_part_end": on_part_end,
             },
         )
-        received = 0
+        received = checked = 0
         try:
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > limit + OVERHEAD:
                     raise TooLarge(f"the upload is larger than the limit of {limit} bytes")
+                if received - checked >= DISK_CHECK_EVERY:
+                    checked = received
+                    _check_disk(folder, 0, reserve)
                 parser.write(chunk)
             parser.finalize()
         except MultipartParseError:
@@ -158,7 +178,9 @@ async def receive(request: Request, folder: Path, limit: int) -> Upload:
 async def uploaded_file(request: Request, state: StateDep) -> AsyncIterator[Upload]:
     """The request's uploaded file for the length of the request, then deleted."""
     settings = state.settings
-    upload = await receive(request, scratch_dir(settings), settings.max_file_bytes)
+    upload = await receive(
+        request, scratch_dir(settings), settings.max_file_bytes, settings.disk_reserve_bytes
+    )
     try:
         yield upload
     finally:
@@ -166,3 +188,19 @@ async def uploaded_file(request: Request, state: StateDep) -> AsyncIterator[Uplo
 
 
 UploadDep = Annotated[Upload, Depends(uploaded_file)]
+
+
+async def uploaded_seizure(request: Request, state: StateDep) -> AsyncIterator[Upload]:
+    """A seizure uploaded for ingest (up to ``max_upload_bytes``, keeping the disk reserve)
+    for the length of the request, then deleted (the job keeps a sealed copy)."""
+    settings = state.settings
+    upload = await receive(
+        request, scratch_dir(settings), settings.max_upload_bytes, settings.disk_reserve_bytes
+    )
+    try:
+        yield upload
+    finally:
+        upload.path.unlink(missing_ok=True)
+
+
+SeizureDep = Annotated[Upload, Depends(uploaded_seizure)]
