@@ -105,7 +105,7 @@ def api_over(settings: Settings) -> Iterator[Api]:
     for name, role in (("vera", Role.VIEWER), ("ana", Role.ANALYST), ("aud", Role.AUDITOR)):
         secrets[name] = secret_of(add_user(ctx, name, "Met", role, until, PASSWORD))
     tokens = {
-        name: create_token(ctx, name, "tests", 30, ["read", "write"]).secret
+        name: create_token(ctx, name, "tests", 30, ["read", "write", "admin", "audit"]).secret
         for name in ("root", "vera", "ana", "aud")
     }
     app = create_app(settings)

@@ -84,7 +84,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     settings = Settings(data=data, db=url, workers=1)
     ctx = open_context(settings, local_operator(settings))
     bootstrap_admin(ctx, "root", PASSWORD)
-    token = create_token(ctx, "root", "fuzz", 1, ["read", "write"]).secret
+    token = create_token(ctx, "root", "fuzz", 1, ["read", "write", "admin", "audit"]).secret
     seized = root / "seized"
     write_jpeg(seized / "a.jpg", 1)
     write_jpeg(seized / "b.jpg", 2)

@@ -18,6 +18,7 @@ from tests.conftest import jpeg_bytes, transformed, write_jpeg
 from vident.config import Settings
 from vident.media.runtime import scratch_dir
 from vident.service.context import Context, local_operator, open_context
+from vident.service.errors import Invalid
 from vident.service.sources import ingest_source
 from vident.service.tokens import create_token, revoke_token
 from vident.service.triage import triage_source
@@ -260,3 +261,16 @@ def test_openapi_lists_every_route_and_no_docs_ui_is_served(api: Api) -> None:
     assert "multipart/form-data" in upload
     for ui in ("/docs", "/redoc", f"{API}/docs"):
         assert problem(api.client.get(ui), 404)
+
+
+def test_a_token_does_only_what_its_scopes_allow(api: Api) -> None:
+    reader = create_token(api.ctx, "root", "reader", 1, ["read"]).secret
+    headers = {"Authorization": f"Bearer {reader}"}
+    assert api.client.get(f"{API}/sources", headers=headers).status_code == 200
+    picture = {"file": ("p.jpg", jpeg_bytes(3, (64, 64)), "image/jpeg")}
+    assert api.client.post(f"{API}/search", files=picture, headers=headers).status_code == 200
+    for method, path in (("GET", "/users"), ("GET", "/audit"), ("POST", "/people/1/confirm")):
+        refused = api.client.request(method, f"{API}{path}", headers=headers)
+        assert "scope" in str(problem(refused, 403)["detail"]), path
+    with pytest.raises(Invalid, match="not a scope"):
+        create_token(api.ctx, "root", "odd", 1, ["everything"])

@@ -144,10 +144,10 @@ def test_expired_certification_and_disabled_accounts_are_refused(
 
 
 def test_tokens_verify_until_revoked_or_expired(ctx: Context, alice: EnrolmentOut) -> None:
-    created = create_token(ctx, "alice", "scanner", 30, ["read", "ingest"])
+    created = create_token(ctx, "alice", "scanner", 30, ["read", "write"])
     now = datetime.now(UTC)
     who = verify_token(ctx, created.secret, now=now)
-    assert (who.user.username, who.scopes) == ("alice", ["ingest", "read"])
+    assert (who.user.username, who.scopes) == ("alice", ["read", "write"])
     with pytest.raises(Unauthenticated, match="unknown"):
         verify_token(ctx, created.secret[:-2] + "xx", now=now)
     with pytest.raises(Unauthenticated, match="expired"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from pydantic import JsonValue
@@ -19,7 +18,9 @@ from vident.store.models_security import ApiToken, User
 
 #: Longest life of a token, in days.
 MAX_DAYS = 366
-_SCOPE = re.compile(r"[a-z][a-z0-9_:.-]{0,63}")
+#: What an API token may be allowed: read (GET, and searching by upload), write (changes),
+#: admin (agencies, users, tokens) and audit (the audit trail). The role still applies.
+SCOPES = ("read", "write", "admin", "audit")
 
 
 class TokenOut(Model):
@@ -83,9 +84,9 @@ def create_token(
     if not name.strip() or len(name) > 200:
         raise Invalid("a token needs a name of 1 to 200 characters")
     wanted = sorted(set(scopes or ["read"]))
-    bad = [s for s in wanted if not _SCOPE.fullmatch(s)]
+    bad = [s for s in wanted if s not in SCOPES]
     if bad:
-        raise Invalid(f"{bad[0]!r} is not a scope name (lower-case letters, digits, _ : . -)")
+        raise Invalid(f"{bad[0]!r} is not a scope: use {', '.join(SCOPES)}")
     secret = tokens.new_secret()
     with ctx.store.session() as session:
         user = _find(session, username)

@@ -48,6 +48,23 @@ def cookie_secure(request: Request) -> bool:
     return not (request.url.scheme == "http" and (request.url.hostname or "") in LOOPBACK)
 
 
+#: Routes that take an upload but change nothing: a read-only token may call them.
+READING_POSTS = frozenset({"/search", "/similar"})
+
+
+def required_scope(method: str, path: str) -> str:
+    """The token scope a request needs: admin for agencies, users and tokens, audit for the
+    audit trail, read for GET (and searching), write for every other change."""
+    route = "/" + path.split("/api/v1/", 1)[-1] if "/api/v1/" in path else path
+    if route.startswith(("/agencies", "/users", "/tokens")):
+        return "admin"
+    if route.startswith("/audit"):
+        return "audit"
+    if method in {"GET", "HEAD"} or route in READING_POSTS:
+        return "read"
+    return "write"
+
+
 def _principal(ctx: Context, user: UserOut, kind: PrincipalKind) -> Principal:
     agency_id = agency_by_name(ctx, user.agency).id if user.agency is not None else None
     return Principal(
@@ -67,6 +84,12 @@ def authenticate(
         if scheme.lower() != "bearer" or not credentials.strip():
             raise Unauthenticated("the Authorization header must read 'Bearer <API token>'")
         identity = verify_token(ctx, credentials.strip(), remote=remote)
+        needed = required_scope(request.method, request.url.path)
+        if needed not in identity.scopes:
+            raise Forbidden(
+                f"this API token lacks the {needed!r} scope: ask an administrator for a token "
+                "that has it"
+            )
         return _principal(ctx, identity.user, PrincipalKind.TOKEN)
     secret = request.cookies.get(COOKIE)
     if not secret:

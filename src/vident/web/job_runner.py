@@ -29,9 +29,16 @@ class JobRunner:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="vident-jobs", daemon=True)
+        self.users = 0
 
     def start(self) -> None:
+        """Start the thread (again after a stop: an app may be entered more than once)."""
+        self.users += 1
+        if self.thread.is_alive():
+            return
         requeue_interrupted(self.store)
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self._loop, name="vident-jobs", daemon=True)
         self.thread.start()
 
     def notify(self) -> None:
@@ -39,6 +46,10 @@ class JobRunner:
         self.wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop once the last of those who started it stops it."""
+        self.users = max(self.users - 1, 0)
+        if self.users:
+            return
         self.stopping.set()
         self.wake.set()
         self.thread.join(timeout)
