@@ -426,7 +426,7 @@ def test_annotations_are_left_on_a_target_and_read_back(api: Api, seized: Seized
         ("checked", "root"),
     ]
     none = api.client.get(f"{API}/annotations", params={"kind": "clue", "id": 1}, headers=vera)
-    assert none.json()["items"] == []
+    problem(none, 404)  # no such clue: notes hang on things that exist and are seen
 
     problem(api.client.get(f"{API}/annotations", params={"kind": "series"}, headers=vera), 422)
     odd = api.client.get(f"{API}/annotations", params={"kind": "planet", "id": 1}, headers=vera)

@@ -162,3 +162,16 @@ def test_a_shared_series_is_read_but_not_changed_and_personal_details_stay_home(
     # Another agency identifies the victim: that is news for everyone, so it may.
     identified = identify_victim(world.bea, victim.code, on=date(2026, 12, 1))
     assert identified.identified_by == "BKA"
+
+
+def test_text_with_nul_is_kept_or_refused_as_invalid_never_a_store_failure(
+    world: World, settings: Settings
+) -> None:
+    from vident.service.locations import add_location, list_locations
+
+    if settings.database_url.startswith("postgresql"):
+        with pytest.raises(Invalid, match="NUL"):
+            add_location(world.ana, "Flat\x00 3")
+    else:  # SQLite keeps the text as it came
+        add_location(world.ana, "Flat\x00 3")
+        assert [loc.name for loc in list_locations(world.ana).locations] == ["Flat\x00 3"]

@@ -46,7 +46,8 @@ def record_in(
 ) -> None:
     """Append an event in ``session``'s transaction, acting as ``ctx.principal``."""
     try:
-        chain.append(session, actor_of(ctx.principal), action, target, outcome, detail, remote)
+        shown = target.replace("\x00", "\\x00") if target is not None else None  # PostgreSQL
+        chain.append(session, actor_of(ctx.principal), action, shown, outcome, detail, remote)
     except chain.AuditError as exc:
         raise AuditTrailBroken(str(exc)) from None
 

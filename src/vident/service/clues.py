@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from vident.service.context import Context
 from vident.service.domain import READ, WRITE, acting_agency, checked_choice, visible_media_id
 from vident.service.errors import Invalid, NotFound
 from vident.service.schemas import Model
-from vident.service.scope import media_seen, sight_of, visible_media
+from vident.service.scope import (
+    media_seen,
+    sight_of,
+    visible_cases,
+    visible_media,
+    visible_series,
+    visible_subjects,
+)
 from vident.service.use_case import use_case
-from vident.store.models import Media
-from vident.store.models_cases import Annotation, Clue
+from vident.store.models import Case, Media
+from vident.store.models_cases import Annotation, Clue, Location, Series, Subject
 from vident.store.models_security import Agency
 
 KINDS = ("object", "logo", "text", "clothing", "landmark", "sound", "other")
@@ -157,6 +165,7 @@ def add_annotation(ctx: Context, target_kind: str, target_id: int, text: str) ->
     if not text.strip():
         raise Invalid("an annotation needs some text")
     with ctx.store.session() as session:
+        _check_target(ctx, session, target_kind, target_id)
         row = Annotation(
             target_kind=target_kind, target_id=target_id, text=text, author=ctx.principal.name
         )
@@ -170,12 +179,39 @@ def list_annotations(ctx: Context, target_kind: str, target_id: int) -> Annotati
     """The notes on one target, oldest first."""
     checked_choice("kind of target", target_kind, TARGETS)
     with ctx.store.reader() as session:
+        _check_target(ctx, session, target_kind, target_id)
         rows = session.scalars(
             select(Annotation)
             .where(Annotation.target_kind == target_kind, Annotation.target_id == target_id)
             .order_by(Annotation.id)
         ).all()
         return AnnotationListOut(annotations=[_annotation(r) for r in rows])
+
+
+def _check_target(ctx: Context, session: Session, kind: str, target_id: int) -> None:
+    """NotFound unless the annotated thing exists and the principal sees it."""
+    sight = sight_of(ctx, session)
+    query: Select[int]
+    if kind == "case":
+        query = select(Case.id).where(Case.id == target_id, visible_cases(sight))
+    elif kind == "series":
+        query = select(Series.id).where(Series.id == target_id, visible_series(sight))
+    elif kind in ("victim", "offender"):
+        query = select(Subject.id).where(
+            Subject.id == target_id, Subject.kind == kind, visible_subjects(sight)
+        )
+    elif kind == "location":
+        query = select(Location.id).where(Location.id == target_id)
+    elif kind == "clue":
+        query = (
+            select(Clue.id)
+            .join(Media, Media.id == Clue.media_id)
+            .where(Clue.id == target_id, visible_media(sight))
+        )
+    else:
+        query = select(Media.id).where(Media.id == target_id, visible_media(sight))
+    if session.scalar(query) is None:
+        raise NotFound(f"no {kind} {target_id}")
 
 
 def _annotation(row: Annotation) -> AnnotationOut:

@@ -44,4 +44,12 @@ def translated(database_url: str | None = None) -> Iterator[None]:
     except StoreError as exc:  # the store holds something that contradicts the request
         raise Conflict(str(exc)) from None
     except DBAPIError as exc:
+        if _nul_refused(exc):
+            raise Invalid("text may not contain NUL characters (0x00): remove them") from None
         raise StoreFailure(store_failure(exc, database_url)) from None
+
+
+def _nul_refused(exc: DBAPIError) -> bool:
+    """PostgreSQL refuses NUL inside text; that is the request's fault, not the store's."""
+    message = str(exc.orig)
+    return "NUL (0x00)" in message or ("0x00" in message and "character" in message)

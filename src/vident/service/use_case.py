@@ -17,6 +17,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from vident.service.audit import record, require
 from vident.service.context import Context, Role
 from vident.service.errors import ServiceError
+from vident.service.failures import translated
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,7 +41,8 @@ def use_case(action: str, allowed: frozenset[Role]) -> Callable[[UseCase[P, R]],
             target = str(args[0]) if args else None
             require(ctx, action, target, allowed)
             try:
-                result = function(ctx, *args, **kwargs)
+                with translated(ctx.settings.database_url):
+                    result = function(ctx, *args, **kwargs)
             except ServiceError as exc:
                 record(ctx, action, target, "failed", {"reason": str(exc)[:500]})
                 raise
