@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.api_support import API, PASSWORD, Api, api_over, problem
-from tests.conftest import write_jpeg
+from tests.conftest import transformed, write_jpeg
 from vident.config import Settings
 from vident.service.agencies import add_agency
 from vident.service.audit import list_events
@@ -529,3 +529,26 @@ def test_a_victim_identified_over_the_api_reaches_the_triage_of_another_seizure(
     other = items["other.jpg"]["reasons"][0]
     assert other["series"] is None and "identified" not in other
     assert items["fresh.jpg"]["verdict"] == "new"
+
+
+def test_a_series_suggests_what_its_media_link_to_and_takes_it_as_a_suggestion(
+    api: Api, seized: Seized, tmp_path: Path
+) -> None:
+    ana = as_(api, "ana")
+    grey = transformed(seized.pictures[0], tmp_path / "more" / "grey.jpg", "grey")
+    ingest_source(api.ctx, grey.parent, "EX3", case="Op Base", workers=1, signals=("pdq",))
+    grey_sha = hashlib.sha256(grey.read_bytes()).hexdigest()
+    api.client.post(f"{API}/series", json={"name": "Kitchen"}, headers=ana)
+    api.client.post(f"{API}/series/Kitchen/media", json={"sha256": seized.sha256[0]}, headers=ana)
+    offered = api.client.get(f"{API}/series/Kitchen/suggestions", headers=ana)
+    assert offered.status_code == 200, offered.text
+    suggestions = offered.json()["suggestions"]
+    assert [s["link"]["sha256"] for s in suggestions] == [grey_sha]
+    assert suggestions[0]["member"] == seized.sha256[0] and suggestions[0]["link"]["by"] == "pdq"
+    taken = api.client.post(
+        f"{API}/series/Kitchen/media", json={"sha256": grey_sha, "how": "suggestion"}, headers=ana
+    )
+    assert [m["how"] for m in taken.json()["media"]] == ["manual", "suggestion"]
+    after = api.client.get(f"{API}/series/Kitchen/suggestions", headers=ana).json()
+    assert after["suggestions"] == []
+    problem(api.client.get(f"{API}/series/Nope/suggestions", headers=ana), 404)

@@ -120,6 +120,14 @@ def test_series_commands(settings: Settings, pictures: list[Path]) -> None:
     failed(vident(settings, "series", "status", "Red Door", "solved"), "'solved'", "closed")
     failed(vident(settings, "series", "add-media", "Red Door", "ab" * 32), "no stored media")
     failed(vident(settings, "series", "show", "Nowhere"), "no series named 'Nowhere'")
+    # A resized copy ingested later is offered to the series that holds the original.
+    copy = transformed(pictures[1], pictures[1].parent.parent / "later" / "small.jpg", "resize")
+    _ingest(settings, copy.parent, "later")
+    offered = json.loads(ok(settings, "series", "suggestions", "Red Door", "--format", "json"))
+    assert [(s["link"]["sha256"], s["member"]) for s in offered["suggestions"]] == [
+        (sha(copy), sha(pictures[1]))
+    ]
+    assert sha(copy)[:16] in " ".join(ok(settings, "series", "suggestions", "Red Door").split())
 
 
 def test_case_commands_record_the_owner(settings: Settings) -> None:

@@ -136,6 +136,27 @@ def series_list(ctx: typer.Context, fmt: FormatOption = OutFormat.table) -> None
     out.print(table)
 
 
+@series_app.command("suggestions")
+def series_suggestions(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The series' name.")],
+    fmt: FormatOption = OutFormat.table,
+) -> None:
+    """Media linked to the series' media and not in it yet, best first."""
+    from vident.service.series_suggestions import suggest_for_series
+
+    with _errors(), _context(_settings(ctx)) as context:
+        found = suggest_for_series(context, name)
+    if fmt is OutFormat.json:
+        _json(found)
+        return
+    table = _table("sha256", "by", "score", "source", "linked to")
+    for s in found.suggestions:
+        link = s.link
+        table.add_row(link.sha256, link.by, f"{link.score:.3f}", link.source, s.member[:16])
+    out.print(table)
+
+
 def _series_detail(found: SeriesDetailOut, fmt: OutFormat) -> None:
     if fmt is OutFormat.json:
         _json(found)

@@ -18,6 +18,7 @@ from vident.service.series import (
     show_series,
     update_series,
 )
+from vident.service.series_suggestions import SuggestionListOut, suggest_for_series
 from vident.web.deps import ContextDep
 from vident.web.paging import Page, PageDep, paged
 
@@ -115,3 +116,10 @@ def post_series_media(name: str, body: SeriesMediaIn, ctx: ContextDep) -> Series
 def delete_series_media(name: str, sha256: str, ctx: ContextDep) -> SeriesDetailOut:
     """Take a media out of the series; the series back."""
     return remove_series_media(ctx, name, [sha256])
+
+
+@router.get("/series/{name}/suggestions", response_model=SuggestionListOut)
+def get_series_suggestions(name: str, ctx: ContextDep) -> SuggestionListOut:
+    """Media linked to the series' media (near, same room or object, same person) and not in
+    it yet, best first; add one with how=suggestion to accept it."""
+    return suggest_for_series(ctx, name)
