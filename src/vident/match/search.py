@@ -78,6 +78,12 @@ def search_file(session: Session, path: Path, linker: Linker, limits: Limits) ->
     """Every exact, near and linked match of the file in any source, and the verdict."""
     probe = read_probe(path, limits, min_pdq_quality=linker.settings.pdq_min_quality)
     probe.media_id = _stored_media_id(session, probe.sha256)
+    return search_probe(session, probe, linker, str(path))
+
+
+def search_probe(session: Session, probe: Probe, linker: Linker, file: str) -> SearchResult:
+    """What :func:`search_file` answers, for a query already read (a file, or a stored media
+    whose probe carries its digests): the same questions, so both give the same answer."""
     exact = _exact_reasons(session, probe)
     hashes_near = _pdq_reasons(session, linker, probe)
     if exact or hashes_near:
@@ -89,7 +95,7 @@ def search_file(session: Session, path: Path, linker: Linker, limits: Limits) ->
     else:
         verdict, reasons = (Verdict.ERROR if probe.error else Verdict.NEW), []
     return SearchResult(
-        file=str(path),
+        file=file,
         sha256=probe.sha256.hex() if probe.sha256 else None,
         type=probe.media_type,
         error=probe.error,

@@ -1,28 +1,40 @@
-"""Hash sets as a resource: import known hashes from a file, list what is held.
+"""Hash sets as a resource: import known hashes from a file, list what is held, export one.
 
 An import is resumable and partial by design: bad records are rejected one by one and the
 rest kept; a file that cannot be read past a point leaves the set marked incomplete, and the
 result says so rather than raising, so the caller can still show what was imported.
+
+An export writes a set back out as VICS 2.0 JSON, entry by entry, with everything the import
+kept (category, series, flags, tags, files, unknown VICS fields): importing the export
+elsewhere gives the same entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from vident import __version__
 from vident.exchange.hashlists import detect_format, read_known_records
+from vident.exchange.records import KnownRecord
+from vident.exchange.vics import VicsWriter
 from vident.index.near import open_all
 from vident.ingest.lock import writer_lock
 from vident.service.context import Context
-from vident.service.errors import Invalid
+from vident.service.errors import Invalid, NotFound
+from vident.service.exports import check_destination
 from vident.service.failures import translated
 from vident.service.schemas import Model
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.store.hashsets import ImportSummary, check_name, import_records
-from vident.store.models import HashSet, HashSetEntry
+from vident.store.models import HashSet, HashSetEntry, HashSetHash
+
+#: Entries read from the store at a time while exporting (memory stays flat).
+EXPORT_CHUNK = 1000
 
 #: Told the label and the size in bytes of the file, gives the callback for bytes read.
 ByteProgress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
@@ -91,12 +103,15 @@ def import_hashset(
     name: str,
     *,
     kind: str | None = None,
+    origin: str | None = None,
     progress: ByteProgress = _no_progress,
 ) -> HashSetImportOut:
     """Import the known hashes of ``file`` (CSV/TSV, a plain list, or VICS JSON) into ``name``.
 
-    ``kind`` names the kind of 64-digit hashes in a plain list (sha256 or pdq). Holds the
-    writer lock: new entries are found by consecutive ids, and the PDQ index file is saved.
+    ``kind`` names the kind of 64-digit hashes in a plain list (sha256 or pdq). ``origin`` is
+    recorded as where the set came from (default: the file's path; an upload's scratch copy
+    would say nothing). Holds the writer lock: new entries are found by consecutive ids, and
+    the PDQ index file is saved.
     """
     settings = ctx.settings
     with translated(ctx.settings.database_url):
@@ -123,7 +138,7 @@ def import_hashset(
                     ctx.store,
                     name,
                     records,
-                    origin=str(file),
+                    origin=origin or str(file),
                     file_format=file_format,
                     summary=summary,
                 )
@@ -146,3 +161,116 @@ def import_hashset(
         rejected_samples=list(summary.error_samples),
         fatal=fatal,
     )
+
+
+class HashSetExportOut(Model):
+    """How many entries of which hash set went where."""
+
+    hashset: str
+    entries: int
+    destination: str
+
+
+def _entry_records(session: Session, hashset_id: int) -> Iterator[KnownRecord]:
+    """Every entry of the set with its hashes, in order of import, a chunk at a time."""
+    last_id = 0
+    while True:
+        entries = session.execute(
+            select(
+                HashSetEntry.id,
+                HashSetEntry.category,
+                HashSetEntry.category_scheme,
+                HashSetEntry.series,
+                HashSetEntry.victim_identified,
+                HashSetEntry.offender_identified,
+                HashSetEntry.is_distributed,
+                HashSetEntry.tags,
+                HashSetEntry.comment,
+                HashSetEntry.media_size,
+                HashSetEntry.mime_type,
+                HashSetEntry.files,
+                HashSetEntry.extra,
+            )
+            .where(HashSetEntry.hashset_id == hashset_id, HashSetEntry.id > last_id)
+            .order_by(HashSetEntry.id)
+            .limit(EXPORT_CHUNK)
+        ).all()
+        if not entries:
+            return
+        last_id = entries[-1].id
+        hashes: dict[int, dict[str, bytes]] = {row.id: {} for row in entries}
+        for entry_id, kind, value in session.execute(
+            select(HashSetHash.entry_id, HashSetHash.kind, HashSetHash.value)
+            .where(HashSetHash.entry_id.in_(list(hashes)))
+            .order_by(HashSetHash.id)
+        ):
+            hashes[entry_id][kind] = bytes(value)
+        for row in entries:
+            if not hashes[row.id]:
+                continue
+            yield KnownRecord(
+                hashes=hashes[row.id],
+                category=row.category,
+                category_scheme=row.category_scheme,
+                series=row.series,
+                victim_identified=row.victim_identified,
+                offender_identified=row.offender_identified,
+                is_distributed=row.is_distributed,
+                tags=[str(tag) for tag in row.tags or []],
+                comment=row.comment,
+                media_size=row.media_size,
+                mime_type=row.mime_type,
+                files=list(row.files or []),
+                extra=dict(row.extra or {}),
+            )
+
+
+def _scheme(session: Session, hashset: HashSet) -> str:
+    """The one category scheme of the set's entries: a VICS file numbers categories one way."""
+    schemes = session.scalars(
+        select(HashSetEntry.category_scheme)
+        .where(
+            HashSetEntry.hashset_id == hashset.id,
+            HashSetEntry.category.is_not(None),
+            HashSetEntry.category_scheme.is_not(None),
+        )
+        .distinct()
+        .limit(2)
+    ).all()
+    if len(schemes) > 1:
+        raise Invalid(
+            f"hash set {hashset.name!r} mixes the category schemes {schemes[0]!r} and "
+            f"{schemes[1]!r}, and a VICS file holds one: it cannot be exported as one file"
+        )
+    return schemes[0] if schemes and schemes[0] else "Default"
+
+
+@use_case("hashset.export", WORK_ON_MEDIA)
+def export_hashset_file(ctx: Context, name: str, output: Path) -> HashSetExportOut:
+    """Write hash set ``name`` as VICS 2.0 JSON to the file ``output``, atomically."""
+    check_destination(output)
+    tmp = output.with_name(output.name + ".part")
+    with translated(ctx.settings.database_url), ctx.store.reader() as session:
+        hashset = session.scalar(select(HashSet).where(HashSet.name == name))
+        if hashset is None:
+            raise NotFound(f"no hash set named {name!r}")
+        case = {
+            "CaseNumber": name,
+            "SourceApplicationName": "vident",
+            "SourceApplicationVersion": __version__,
+        }
+        try:
+            with (
+                tmp.open("w", encoding="utf-8") as handle,
+                VicsWriter(handle, case=case, scheme=_scheme(session, hashset)) as writer,
+            ):
+                for record in _entry_records(session, hashset.id):
+                    writer.write(record)
+            tmp.replace(output)
+        except ValueError as exc:  # an entry VICS cannot hold as stored
+            tmp.unlink(missing_ok=True)
+            raise Invalid(f"hash set {name!r} cannot be written as VICS: {exc}") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return HashSetExportOut(hashset=name, entries=writer.count, destination=str(output))

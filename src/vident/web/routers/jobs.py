@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from vident.service.jobs import JobOut, list_jobs, show_job, submit_upload
 from vident.web.deps import ContextDep, StateDep
@@ -43,6 +43,6 @@ def get_jobs(ctx: ContextDep, page: PageDep) -> Page[JobOut]:
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: int, ctx: ContextDep) -> JobOut:
+def get_job(job_id: Annotated[int, Path(ge=1, le=2**31 - 1)], ctx: ContextDep) -> JobOut:
     """One job: its status, files and bytes done of the total, MB/s and seconds left."""
     return show_job(ctx, job_id)

@@ -9,27 +9,53 @@ from pydantic import Field
 
 from vident.service.people import (
     DecisionOut,
-    PeopleOut,
     PersonFacesOut,
+    PersonOut,
     confirm_person,
     label_person,
     list_people,
+    merge_people,
+    move_face,
+    reject_face,
     show_person,
+    split_person,
 )
 from vident.service.schemas import Model
 from vident.web.deps import ContextDep
+from vident.web.paging import Page, PageDep, paged
 
 router = APIRouter(tags=["people"])
+
+#: Most ids one decision may name (a person has rarely more faces than this in one look).
+MOST_IDS = 1000
 
 
 class LabelIn(Model):
     label: str | None = Field(max_length=200, description="The code or name; null clears it.")
 
 
-@router.get("/people", response_model=PeopleOut)
-def get_people(ctx: ContextDep, min_faces: Annotated[int, Query(ge=0)] = 1) -> PeopleOut:
+class MergeIn(Model):
+    people: list[int] = Field(
+        min_length=1, max_length=MOST_IDS, description="The other persons, merged into this one."
+    )
+
+
+class SplitIn(Model):
+    faces: list[int] = Field(
+        min_length=1, max_length=MOST_IDS, description="Faces of this person that are someone else."
+    )
+
+
+class MoveIn(Model):
+    person: int = Field(description="The person the face belongs to.")
+
+
+@router.get("/people", response_model=Page[PersonOut])
+def get_people(
+    ctx: ContextDep, page: PageDep, min_faces: Annotated[int, Query(ge=0)] = 1
+) -> Page[PersonOut]:
     """Person candidates with at least ``min_faces`` faces."""
-    return list_people(ctx, min_faces=min_faces)
+    return paged(list_people(ctx, min_faces=min_faces).people, page)
 
 
 @router.get("/people/{person_id}", response_model=PersonFacesOut)
@@ -48,3 +74,27 @@ def post_confirm(person_id: int, ctx: ContextDep) -> DecisionOut:
 def post_label(person_id: int, body: LabelIn, ctx: ContextDep) -> DecisionOut:
     """Give the person a label (a victim or offender code); null clears it."""
     return label_person(ctx, person_id, body.label)
+
+
+@router.post("/people/{person_id}/merge", response_model=DecisionOut)
+def post_merge(person_id: int, body: MergeIn, ctx: ContextDep) -> DecisionOut:
+    """The other persons are this one: it keeps its id and gets every face of theirs."""
+    return merge_people(ctx, [person_id, *body.people])
+
+
+@router.post("/people/{person_id}/split", response_model=DecisionOut)
+def post_split(person_id: int, body: SplitIn, ctx: ContextDep) -> DecisionOut:
+    """These faces of the person are someone else: they become a new person candidate."""
+    return split_person(ctx, person_id, body.faces)
+
+
+@router.post("/faces/{face_id}/reject", response_model=DecisionOut)
+def post_reject(face_id: int, ctx: ContextDep) -> DecisionOut:
+    """The face is no usable face (a false detection, a poster): it joins no person."""
+    return reject_face(ctx, face_id)
+
+
+@router.post("/faces/{face_id}/move", response_model=DecisionOut)
+def post_move(face_id: int, body: MoveIn, ctx: ContextDep) -> DecisionOut:
+    """The face belongs to the given person (a rejected face is taken back)."""
+    return move_face(ctx, face_id, body.person)
