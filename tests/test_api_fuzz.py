@@ -181,6 +181,9 @@ def _problem_json(label: str, response: schemathesis.Response) -> str | None:
 
 
 def _no_server_error(label: str, response: schemathesis.Response) -> str | None:
+    if response.status_code == 503 and b'"title":"busy"' in response.content:
+        # A fuzzed upload's ingest job holds the writer lock: "try again later" is the answer.
+        return _problem_json(label, response)
     if response.status_code >= 500:
         return f"{label}: {response.status_code} {response.content[:300]!r}"
     if response.status_code >= 400:

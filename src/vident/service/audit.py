@@ -18,6 +18,7 @@ from vident.security import audit as chain
 from vident.service.context import Context, Principal, Role
 from vident.service.errors import Forbidden, Invalid, ServiceError
 from vident.service.schemas import Model
+from vident.service.scope import sight_of
 from vident.store.models_security import AuditEvent
 
 #: Who may read the trail.
@@ -125,7 +126,8 @@ def list_events(
     since: datetime | None = None,
     limit: int = 1000,
 ) -> AuditListOut:
-    """Events matching every filter given, oldest first; reading the trail is audited too."""
+    """Events matching every filter given, oldest first; reading the trail is audited too.
+    A principal of an agency reads the events of that agency's people only."""
     require(ctx, "audit.list", None, READERS)
     if limit < 1:
         raise Invalid("the number of events to list must be at least 1")
@@ -138,6 +140,10 @@ def list_events(
         when = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
         query = query.where(AuditEvent.at >= when)
     with ctx.store.session() as session:
+        sight = sight_of(ctx, session)
+        if not sight.everything and sight.agency_id is not None:
+            # An agency's auditor reads what its own people did, not other agencies' targets.
+            query = query.where(AuditEvent.actor_agency == sight.agency_id)
         events = [_out(e) for e in session.execute(query.limit(limit)).scalars()]
         filters: dict[str, JsonValue] = {
             "actor": actor,

@@ -15,6 +15,7 @@ from vident.service.context import Context
 from vident.service.errors import Invalid
 from vident.service.failures import translated
 from vident.service.schemas import Model
+from vident.service.scope import check_source
 from vident.service.sources import find_source
 from vident.service.use_case import WORK_ON_MEDIA, use_case
 
@@ -41,7 +42,7 @@ def export_vics_file(ctx: Context, source: str, output: Path) -> ExportOut:
     check_destination(output)
     tmp = output.with_name(output.name + ".part")
     with translated(ctx.settings.database_url), ctx.store.reader() as session:
-        found = find_source(session, source)
+        found = check_source(ctx, session, find_source(session, source))
         try:
             with tmp.open("w", encoding="utf-8") as handle:
                 count = export_source(session, found, handle)
@@ -56,5 +57,6 @@ def export_vics_file(ctx: Context, source: str, output: Path) -> ExportOut:
 def export_vics_stream(ctx: Context, source: str, stream: TextIO) -> ExportOut:
     """Write ``source`` as VICS 2.0 JSON to an open text stream (standard output)."""
     with translated(ctx.settings.database_url), ctx.store.reader() as session:
-        count = export_source(session, find_source(session, source), stream)
+        found = check_source(ctx, session, find_source(session, source))
+        count = export_source(session, found, stream)
     return ExportOut(source=source, media=count, destination="-")
