@@ -395,16 +395,7 @@ PUBLIC = {(method, path.removeprefix(API)) for method, path in PUBLIC_ROUTES}
 #: Cells where the service does not yet keep another agency out: (method, route) -> (what a
 #: BKA caller with an allowed role gets today, why). The test fails when one behaves as the
 #: rule asks, so that the entry is removed.
-KNOWN_GAPS: dict[tuple[str, str], tuple[str, str]] = {
-    ("GET", "/people"): ("2xx+met", "people are not agency-scoped (service/people.py)"),
-    ("GET", "/people/{person_id}"): ("2xx+met", "people are not agency-scoped"),
-    ("POST", "/people/{person_id}/confirm"): ("2xx", "people are not agency-scoped"),
-    ("POST", "/people/{person_id}/label"): ("2xx", "people are not agency-scoped"),
-    ("POST", "/people/{person_id}/merge"): ("2xx", "people are not agency-scoped"),
-    ("POST", "/people/{person_id}/split"): ("2xx", "people are not agency-scoped"),
-    ("POST", "/faces/{face_id}/reject"): ("2xx", "people are not agency-scoped"),
-    ("POST", "/faces/{face_id}/move"): ("2xx", "people are not agency-scoped"),
-}
+KNOWN_GAPS: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def expected(rule: Rule, role: Role, home: str) -> str:

@@ -175,3 +175,50 @@ def test_text_with_nul_is_kept_or_refused_as_invalid_never_a_store_failure(
     else:  # SQLite keeps the text as it came
         add_location(world.ana, "Flat\x00 3")
         assert [loc.name for loc in list_locations(world.ana).locations] == ["Flat\x00 3"]
+
+
+def test_a_person_seen_in_two_agencies_material_is_a_lead_not_a_leak(world: World) -> None:
+    from sqlalchemy import select
+
+    from tests.test_service_people import add_picture, faces_of
+    from vident.service.people import confirm_person, label_person, list_people, show_person
+    from vident.signals.registry import get
+    from vident.store.models import Case, Face, Person, Source
+
+    with world.root.store.session() as session:
+        person = Person(model=get("face").model)
+        session.add(person)
+        session.flush()
+        vectors = faces_of(3, 3)
+        met = [add_picture(session, "MET-F", vectors[i]) for i in (0, 1)]
+        bka = [add_picture(session, "BKA-F", vectors[2])]
+        for source, case, agency in (("MET-F", "Op Met", 1), ("BKA-F", "Op BKA", 3)):
+            made = Case(name=case)
+            session.add(made)
+            session.flush()
+            from vident.store.models_cases import CaseOwner
+
+            session.add(
+                CaseOwner(case_id=made.id, agency_id=agency, sharing="agency", created_by="t")
+            )
+            found = session.scalar(select(Source).where(Source.name == source))
+            assert found is not None
+            found.case_id = made.id
+        for face in session.scalars(select(Face).where(Face.id.in_(met + bka))):
+            face.person_id = person.id
+        person_id = person.id
+
+    seen = {p.id: p for p in list_people(world.bea).people}
+    assert seen[person_id].sources == ["BKA-F", NOT_SHARED]  # the same person, elsewhere
+    assert set(seen[person_id].sample_faces) <= set(bka)
+    faces = {f.id: f for f in show_person(world.bea, person_id).faces}
+    assert faces[bka[0]].source == "BKA-F" and faces[bka[0]].sha256 is not None
+    for face_id in met:
+        assert faces[face_id].source == NOT_SHARED and faces[face_id].sha256 is None
+        assert faces[face_id].path is None
+    with pytest.raises(Forbidden, match="another agency"):
+        confirm_person(world.bea, person_id)
+    with pytest.raises(NotFound):  # NCA sees none of its pictures
+        show_person(world.nia, person_id)
+    assert person_id not in {p.id for p in list_people(world.nia).people}
+    label_person(world.root, person_id, "V-1")  # the operator sees every face

@@ -15,18 +15,20 @@ from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vident.cases import people as cases
 from vident.ingest.lock import writer_lock
 from vident.match.links import describe_media
 from vident.service.context import Context
-from vident.service.errors import Conflict, Invalid, NotFound
+from vident.service.errors import Conflict, Forbidden, Invalid, NotFound
 from vident.service.failures import translated
 from vident.service.schemas import Model
+from vident.service.scope import NOT_SHARED, seen_sources, sight_of, visible_media
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import get
-from vident.store.models import Face, Person
+from vident.store.models import Face, Media, Person
 
 __all__ = [
     "ClusterOut",
@@ -143,6 +145,66 @@ def _face(session: Session, face_id: int) -> None:
         raise NotFound(f"no face {face_id}")
 
 
+# --- agency scoping ---------------------------------------------------------------------------
+# A person is seen by a principal who sees any of its pictures: that another agency's material
+# shows the same person is a lead, like a shared hash. Its faces in material the principal may
+# not see are listed without their media's hash, path or source. A decision moves faces
+# between persons, so it is for a principal who sees every face it touches.
+
+
+def _hidden_media(ctx: Context, session: Session, media_ids: set[int]) -> set[int]:
+    """Which of ``media_ids`` the principal may not see."""
+    sight = sight_of(ctx, session)
+    if sight.everything or not media_ids:
+        return set()
+    seen = set(
+        session.scalars(select(Media.id).where(Media.id.in_(media_ids), visible_media(sight)))
+    )
+    return media_ids - seen
+
+
+def _person_media(session: Session, person_id: int) -> set[int]:
+    return set(session.scalars(select(Face.media_id).where(Face.person_id == person_id)))
+
+
+def _seen_person(ctx: Context, session: Session, person_id: int) -> None:
+    """NotFound unless the person exists and the principal sees one of its pictures."""
+    _person(session, person_id)
+    media = _person_media(session, person_id)
+    if media and media <= _hidden_media(ctx, session, media):
+        raise NotFound(f"no person {person_id}")
+
+
+def _persons_of(session: Session, face_ids: Sequence[int]) -> list[int]:
+    """The persons the faces belong to now (a rejected face belongs to none)."""
+    _check_ids("face", *face_ids)
+    return sorted(
+        {p for p in session.scalars(select(Face.person_id).where(Face.id.in_(face_ids))) if p}
+    )
+
+
+def _decidable(
+    ctx: Context, session: Session, person_ids: Sequence[int], face_ids: Sequence[int]
+) -> None:
+    """Refuse a decision touching a face the principal may not see (NotFound when they see
+    nothing of it, Forbidden when the person is shared with material of another agency)."""
+    for person_id in person_ids:
+        _seen_person(ctx, session, person_id)
+    media: set[int] = set()
+    for person_id in person_ids:
+        media |= _person_media(session, person_id)
+    for face_id in face_ids:
+        _face(session, face_id)
+        face_media = session.scalar(select(Face.media_id).where(Face.id == face_id))
+        if face_media is not None and _hidden_media(ctx, session, {face_media}):
+            raise NotFound(f"no face {face_id}")
+    if _hidden_media(ctx, session, media):
+        raise Forbidden(
+            "this person has faces in another agency's material: a decision about it is for "
+            "an administrator who sees every agency"
+        )
+
+
 @use_case("people.list", SEE_MEDIA)
 def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
     """Person candidates of the configured face model with at least ``min_faces`` faces."""
@@ -150,20 +212,36 @@ def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
         raise Invalid(f"the least number of faces cannot be negative, not {min_faces}")
     with ctx.store.reader() as session:
         found = cases.list_people(session, _face_model(), min_faces=min_faces)
-    return PeopleOut(
-        people=[
-            PersonOut(
-                id=s.id,
-                model=s.model,
-                label=s.label,
-                confirmed=s.confirmed,
-                faces=s.faces,
-                media=s.media,
-                sources=list(s.sources),
-                sample_faces=list(s.sample_faces),
+        sight = sight_of(ctx, session)
+        if sight.everything:
+            return PeopleOut(people=[_person_out(s, set(s.sources), set()) for s in found])
+        seen_names = seen_sources(ctx, session, {n for s in found for n in s.sources})
+        faces = (
+            set(
+                session.scalars(
+                    select(Face.id)
+                    .join(Media, Media.id == Face.media_id)
+                    .where(Face.person_id.in_([s.id for s in found]), ~visible_media(sight))
+                )
             )
-            for s in found
-        ]
+            if found
+            else set()
+        )
+    shown = [s for s in found if any(n in seen_names for n in s.sources)]
+    return PeopleOut(people=[_person_out(s, seen_names, faces) for s in shown])
+
+
+def _person_out(found: cases.PersonSummary, seen: set[str], hidden_faces: set[int]) -> PersonOut:
+    sources = sorted({n if n in seen else NOT_SHARED for n in found.sources})
+    return PersonOut(
+        id=found.id,
+        model=found.model,
+        label=found.label,
+        confirmed=found.confirmed,
+        faces=found.faces,
+        media=found.media,
+        sources=sources,
+        sample_faces=[f for f in found.sample_faces if f not in hidden_faces],
     )
 
 
@@ -171,12 +249,13 @@ def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
 def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
     """The faces of one person, weakest first (the ones worth an analyst's look)."""
     with ctx.store.reader() as session:
-        _person(session, person_id)
+        _seen_person(ctx, session, person_id)
         faces = cases.person_faces(session, person_id)
         refs = describe_media(session, (f.media_id for f in faces))
+        hidden = _hidden_media(ctx, session, {f.media_id for f in faces})
     rows = []
     for face in faces:
-        ref = refs.get(face.media_id)
+        ref = refs.get(face.media_id) if face.media_id not in hidden else None
         rows.append(
             PersonFaceOut(
                 id=face.id,
@@ -189,7 +268,7 @@ def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
                 similarity=face.similarity,
                 sha256=ref.sha256.hex() if ref else None,
                 path=ref.path if ref else None,
-                source=ref.source if ref else None,
+                source=ref.source if ref else NOT_SHARED if face.media_id in hidden else None,
             )
         )
     return PersonFacesOut(person=person_id, faces=rows)
@@ -226,7 +305,7 @@ def confirm_person(ctx: Context, person_id: int, *, actor: str | None = None) ->
     """An analyst checked every face of the person: clustering will never break it up."""
     who = _decider(ctx, actor)
     with ctx.store.session() as session:
-        _person(session, person_id)
+        _decidable(ctx, session, [person_id], [])
         try:
             cases.confirm(session, person_id, who)
         except cases.PeopleError as exc:
@@ -243,8 +322,7 @@ def merge_people(
     if len(dict.fromkeys(person_ids)) < 2:
         raise Invalid("merging needs two or more different persons")
     with ctx.store.session() as session:
-        for person_id in person_ids:
-            _person(session, person_id)
+        _decidable(ctx, session, person_ids, [])
         try:
             kept = cases.merge(session, person_ids, who).id
         except cases.PeopleError as exc:
@@ -262,7 +340,7 @@ def split_person(
         raise Invalid("name the faces to split off")
     _check_ids("face", *face_ids)
     with ctx.store.session() as session:
-        _person(session, person_id)
+        _decidable(ctx, session, [person_id], face_ids)
         try:
             new = cases.split(session, person_id, face_ids, who).id
         except cases.PeopleError as exc:
@@ -275,7 +353,7 @@ def reject_face(ctx: Context, face_id: int, *, actor: str | None = None) -> Deci
     """The face is not a usable face (a false detection, a poster): it joins no person."""
     who = _decider(ctx, actor)
     with ctx.store.session() as session:
-        _face(session, face_id)
+        _decidable(ctx, session, _persons_of(session, [face_id]), [face_id])
         try:
             cases.reject_face(session, face_id, who)
         except cases.PeopleError as exc:
@@ -290,8 +368,7 @@ def move_face(
     """The face belongs to the person (a rejected face is taken back)."""
     who = _decider(ctx, actor)
     with ctx.store.session() as session:
-        _face(session, face_id)
-        _person(session, person_id)
+        _decidable(ctx, session, [person_id, *_persons_of(session, [face_id])], [face_id])
         try:
             cases.move_face(session, face_id, person_id, who)
         except cases.PeopleError as exc:
@@ -304,6 +381,6 @@ def label_person(ctx: Context, person_id: int, text: str | None) -> DecisionOut:
     """Give the person the analyst's label (a victim or offender code); blank clears it."""
     who = _decider(ctx)
     with ctx.store.session() as session:
-        _person(session, person_id)
+        _decidable(ctx, session, [person_id], [])
         label = cases.label(session, person_id, text).label
     return DecisionOut(action="label", person=person_id, label=label, actor=who)
