@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from pydantic import Field, JsonValue
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vident.security import audit as chain
@@ -127,7 +127,8 @@ def list_events(
     limit: int = 1000,
 ) -> AuditListOut:
     """Events matching every filter given, oldest first; reading the trail is audited too.
-    A principal of an agency reads the events of that agency's people only."""
+    A principal of an agency reads the events of that agency's people and of principals of
+    no agency."""
     require(ctx, "audit.list", None, READERS)
     if limit < 1:
         raise Invalid("the number of events to list must be at least 1")
@@ -142,8 +143,12 @@ def list_events(
     with ctx.store.session() as session:
         sight = sight_of(ctx, session)
         if not sight.everything and sight.agency_id is not None:
-            # An agency's auditor reads what its own people did, not other agencies' targets.
-            query = query.where(AuditEvent.actor_agency == sight.agency_id)
+            # An agency's auditor reads what its own people did, and what principals of no
+            # agency (administrators, the local operator, anonymous logins) did, but not
+            # what other agencies' people did to their own material.
+            query = query.where(
+                or_(AuditEvent.actor_agency == sight.agency_id, AuditEvent.actor_agency.is_(None))
+            )
         events = [_out(e) for e in session.execute(query.limit(limit)).scalars()]
         filters: dict[str, JsonValue] = {
             "actor": actor,
