@@ -124,6 +124,17 @@ def hashset_import(
             f"hash set {name!r}: {summary.records} records read, {summary.new_entries} new "
             f"entries, {summary.rejected} rejected"
         )
+        series = (
+            summary.series_created,
+            summary.series_updated,
+            summary.series_skipped,
+            summary.series_media_added,
+        )
+        if any(series):
+            out.print(
+                f"series: {series[0]} created, {series[1]} updated, {series[2]} skipped "
+                f"(another agency's), {series[3]} stored media suggested for them"
+            )
         for sample in summary.rejected_samples:
             err.print(f"  rejected: {sample}", highlight=False)
         unshown = summary.rejected - len(summary.rejected_samples)

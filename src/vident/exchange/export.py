@@ -2,12 +2,16 @@
 
 Each media of the source becomes one VICS Media with its MD5 and SHA-1, SHA-256 and PDQ as
 AlternativeHashes, its size and type, every path it was found at (MediaFiles), and what hash
-sets say of it (category, series). The importer reads the file back to the same records.
+sets say of it (category, series). A media in a series of the store carries that series
+instead, with VictimIdentified and OffenderIdentified as the series and the people seen in it
+say, so the agency that reads the file learns an identification made here. The importer reads
+the file back to the same records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, TextIO
@@ -21,6 +25,7 @@ from vident.exchange.vics import VicsWriter
 from vident.match.lookup import hashset_exact
 from vident.signals.registry import exact_kinds, near_kinds
 from vident.store.models import Case, Media, Occurrence, Signal, Source
+from vident.store.models_cases import Series, SeriesMedia, Subject, SubjectSeries
 
 CHUNK = 1000
 #: Hashes travel between instances; embeddings, keypoints, faces and text never leave it.
@@ -31,6 +36,54 @@ def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesFacts:
+    """The series a media is exported with, and whether its victim and offender are known."""
+
+    name: str
+    victim_identified: bool
+    offender_identified: bool
+
+
+def media_series(session: Session, media_ids: list[int]) -> dict[int, SeriesFacts]:
+    """For each media in a series: the first series by name, preferring one whose victim is
+    identified (as triage does, :mod:`vident.match.identified`), with its identification.
+
+    A series' victim (offender) counts as identified when its status says so or an identified
+    victim (offender) is linked to it.
+    """
+    rows = session.execute(
+        select(SeriesMedia.media_id, Series.id, Series.name, Series.status)
+        .join(Series, Series.id == SeriesMedia.series_id)
+        .where(SeriesMedia.media_id.in_(media_ids))
+    ).all()
+    if not rows:
+        return {}
+    people: dict[int, set[str]] = {}
+    for series_id, kind in session.execute(
+        select(SubjectSeries.series_id, Subject.kind)
+        .join(Subject, Subject.id == SubjectSeries.subject_id)
+        .where(
+            SubjectSeries.series_id.in_({row[1] for row in rows}),
+            Subject.identified.is_(True),
+        )
+        .distinct()
+    ):
+        people.setdefault(series_id, set()).add(kind)
+    found: dict[int, SeriesFacts] = {}
+    for media_id, series_id, name, status in sorted(rows, key=lambda row: row[2]):
+        known = people.get(series_id, set())
+        facts = SeriesFacts(
+            name=name,
+            victim_identified=status == "victim_identified" or "victim" in known,
+            offender_identified=status == "offender_identified" or "offender" in known,
+        )
+        held = found.get(media_id)
+        if held is None or (facts.victim_identified and not held.victim_identified):
+            found[media_id] = facts
+    return found
 
 
 def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
@@ -88,6 +141,7 @@ def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
             for kind, value in values.items():
                 by_kind.setdefault(kind, set()).add(value)
         known = hashset_exact(session, {k: v for k, v in by_kind.items() if k != "pdq"})
+        in_series = media_series(session, ids)
         for media in media_rows:
             record = KnownRecord(
                 hashes=hashes[media.id],
@@ -101,6 +155,11 @@ def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
                     record.category = hits[0].category
                     record.series = hits[0].series
                     break
+            facts = in_series.get(media.id)
+            if facts is not None:
+                record.series = facts.name
+                record.victim_identified = facts.victim_identified
+                record.offender_identified = facts.offender_identified
             yield record
 
 

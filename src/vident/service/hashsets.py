@@ -2,7 +2,9 @@
 
 An import is resumable and partial by design: bad records are rejected one by one and the
 rest kept; a file that cannot be read past a point leaves the set marked incomplete, and the
-result says so rather than raising, so the caller can still show what was imported.
+result says so rather than raising, so the caller can still show what was imported. A VICS
+file read to its end also makes the series it names into series of the store
+(:mod:`vident.service.vics_series`).
 
 An export writes a set back out as VICS 2.0 JSON, entry by entry, with everything the import
 kept (category, series, flags, tags, files, unknown VICS fields): importing the export
@@ -30,6 +32,7 @@ from vident.service.exports import check_destination
 from vident.service.failures import translated
 from vident.service.schemas import Model
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
+from vident.service.vics_series import SeriesImportOut, series_from_hashset
 from vident.store.hashsets import ImportSummary, check_name, import_records
 from vident.store.models import HashSet, HashSetEntry, HashSetHash
 
@@ -65,6 +68,12 @@ class HashSetImportOut(Model):
     #: The first few rejected records, each with its line or record number.
     rejected_samples: list[str]
     fatal: str | None
+    #: Series a VICS file named: made, moved from unidentified to identified, left alone
+    #: (another agency's), and stored media that joined them as suggestions.
+    series_created: int = 0
+    series_updated: int = 0
+    series_skipped: int = 0
+    series_media_added: int = 0
 
 
 @use_case("hashset.list", SEE_MEDIA)
@@ -142,6 +151,9 @@ def import_hashset(
                     file_format=file_format,
                     summary=summary,
                 )
+            series = SeriesImportOut()
+            if file_format == "vics" and summary.fatal is None:
+                series = series_from_hashset(ctx, name)
             with ctx.store.reader() as session:
                 indexes = open_all(session, settings.index_dir, settings.pdq_min_quality)
             for index in indexes.values():
@@ -160,6 +172,10 @@ def import_hashset(
         rejected=summary.errors,
         rejected_samples=list(summary.error_samples),
         fatal=fatal,
+        series_created=series.created,
+        series_updated=series.updated,
+        series_skipped=series.skipped,
+        series_media_added=series.media_added,
     )
 
 
