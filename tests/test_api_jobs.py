@@ -205,3 +205,37 @@ def test_sealed_evidence_refuses_a_cut_a_swap_and_another_label(tmp_path: Path) 
     dropped.write_bytes(raw[: second_start + 4 + second_len])
     with pytest.raises(KeyringError, match="cut short"):
         open_sealed(keyring, dropped, tmp_path / "y", "job:1")
+
+
+def test_an_upload_cut_off_mid_way_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The client goes away half-way through the body: the partial file is removed."""
+    import asyncio
+
+    from starlette.requests import ClientDisconnect, Request
+
+    from vident.web.uploads import receive
+
+    boundary = "cutboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n'
+        "Content-Type: application/zip\r\n\r\n"
+    ).encode()
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": head + b"x" * 50_000, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def deliver() -> dict[str, object]:
+        return messages.pop(0)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/jobs",
+        "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())],
+        "query_string": b"",
+    }
+    folder = tmp_path / "scratch"
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(receive(Request(scope, deliver), folder, limit=10**9))
+    assert folder.is_dir() and list(folder.iterdir()) == []

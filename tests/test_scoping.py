@@ -222,3 +222,10 @@ def test_a_person_seen_in_two_agencies_material_is_a_lead_not_a_leak(world: Worl
         show_person(world.nia, person_id)
     assert person_id not in {p.id for p in list_people(world.nia).people}
     label_person(world.root, person_id, "V-1")  # the operator sees every face
+
+
+def test_another_agency_cannot_put_its_people_into_a_series_it_only_sees(world: World) -> None:
+    add_series(world.ana, "Shared Hall", sharing="international")
+    with pytest.raises(Forbidden, match="another agency"):
+        add_victim(world.bea, series=["Shared Hall"])
+    assert add_victim(world.ana, series=["Shared Hall"]).series == ["Shared Hall"]

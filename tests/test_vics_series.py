@@ -346,3 +346,18 @@ def test_hashset_import_command_reports_the_series(tmp_path: Path) -> None:
     shown = json.loads(vident("series", "list", "--format", "json"))
     assert shown["series"][0]["name"] == "Echo"
     assert shown["series"][0]["status"] == "victim_identified"
+
+
+def test_a_hash_set_hit_on_an_identified_series_says_so_in_triage(
+    operator: Context, tmp_path: Path
+) -> None:
+    picture = write_jpeg(tmp_path / "seen" / "p.jpg", 71)
+    other = write_jpeg(tmp_path / "seen" / "q.jpg", 72)
+    records = [_record(picture, "Lake", victim=True), _record(other, "Pier")]
+    import_hashset(operator, _write_vics(tmp_path / "known.json", records), "ICSE")
+    ingest_source(operator, picture.parent, "S1", workers=1, signals=("pdq",))
+    reasons = {i.path: i.reasons for i in triage_source(operator, "S1").items}
+    lake = [r for r in reasons["p.jpg"] if r.hashset == "ICSE"]
+    assert lake and lake[0].series == "Lake" and lake[0].identified == "victim identified"
+    pier = [r for r in reasons["q.jpg"] if r.hashset == "ICSE"]
+    assert pier and pier[0].series == "Pier" and pier[0].identified is None

@@ -53,6 +53,26 @@ def series_notes(session: Session, sha256s: Iterable[str]) -> dict[str, tuple[st
     return found
 
 
+def named_series_notes(session: Session, names: Iterable[str]) -> dict[str, str]:
+    """For each series name that is a stored series whose victim is identified: the line
+    saying by whom, where and when (or just "victim identified")."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Series.id, Series.name, Series.status).where(Series.name.in_(wanted))
+    ).all()
+    victims = _identified_victims(session, {row[0] for row in rows})
+    found: dict[str, str] = {}
+    for series_id, name, status in rows:
+        note = victims.get(series_id)
+        if note is None and status == IDENTIFIED_STATUS:
+            note = "victim identified"
+        if note is not None:
+            found[name] = note
+    return found
+
+
 def _identified_victims(session: Session, series_ids: set[int]) -> dict[int, str]:
     """The first identified victim's line for each series that has one."""
     notes: dict[int, str] = {}

@@ -182,13 +182,24 @@ def triage_source(
 
 def mark_series(session: Session, items: list[TriageItem]) -> None:
     """Reasons that hit media of a series name the series and who identified its victim."""
-    from vident.match.identified import series_notes
+    from vident.match.identified import named_series_notes, series_notes
 
     notes = series_notes(session, (r.media for i in items for r in i.reasons if r.media))
-    if not notes:
-        return
-    for item in items:
-        item.reasons = [_noted(r, notes.get(r.media or "")) for r in item.reasons]
+    if notes:
+        for item in items:
+            item.reasons = [_noted(r, notes.get(r.media or "")) for r in item.reasons]
+    # A hash-set hit names its series by name: if that series is known here and identified
+    # (a VICS import says so, or an analyst recorded it), the reason says so too.
+    named = {r.series for i in items for r in i.reasons if r.series and r.identified is None}
+    by_name = named_series_notes(session, named)
+    if by_name:
+        for item in items:
+            item.reasons = [
+                replace(r, identified=by_name[r.series])
+                if r.identified is None and r.series in by_name
+                else r
+                for r in item.reasons
+            ]
 
 
 def _noted(reason: Reason, note: tuple[str, str | None] | None) -> Reason:

@@ -29,7 +29,7 @@ from vident.service.errors import Conflict, Invalid, NotFound
 from vident.service.keys import KeyringUnavailable, open_keyring
 from vident.service.schemas import Model
 from vident.service.scope import check_subject, sight_of, visible_subjects
-from vident.service.series import seen_series
+from vident.service.series import owned_series
 from vident.service.use_case import use_case
 from vident.store.models import Media, Person
 from vident.store.models_cases import Series, Subject, SubjectMedia, SubjectSeries
@@ -163,7 +163,7 @@ def _add(
     with ctx.store.session() as session:
         if person is not None and session.get(Person, person) is None:
             raise NotFound(f"no person {person}: see the person clusters for their numbers")
-        in_series = [seen_series(ctx, session, name) for name in dict.fromkeys(series)]
+        in_series = [owned_series(ctx, session, name) for name in dict.fromkeys(series)]
         media_ids = [visible_media_id(ctx, session, sha) for sha in dict.fromkeys(media)]
         code = _next_code(session, kind)
         subject = Subject(
