@@ -61,6 +61,8 @@ def test_serve_answers_health_on_loopback_and_stops(tmp_path: Path) -> None:
     finally:
         _stop(process)
     assert process.returncode is not None
+    said = process.stderr.read().decode() if process.stderr else ""
+    assert "no users yet" in said and "vident admin bootstrap USERNAME" in " ".join(said.split())
 
 
 def test_serve_without_a_store_says_how_to_make_one(tmp_path: Path) -> None:

@@ -12,6 +12,18 @@ from typing import Annotated
 import typer
 
 from vident.cli_base import _errors, _settings, app, err
+from vident.config import Settings
+
+
+def first_start(settings: Settings) -> bool:
+    from vident.service.context import local_operator, open_context
+    from vident.service.users import needs_bootstrap
+
+    ctx = open_context(settings, local_operator(settings))
+    try:
+        return needs_bootstrap(ctx)
+    finally:
+        ctx.close()
 
 
 @app.command()
@@ -32,4 +44,10 @@ def serve(
     with _errors():
         api = create_app(settings, SecuritySettings())
     err.print(f"vident API on http://{host}:{port}/api/v1 (stop with Ctrl-C)")
+    if first_start(settings):
+        err.print(
+            "no users yet: create the first administrator with `vident admin bootstrap "
+            "USERNAME`, then log in with POST /api/v1/auth/login",
+            highlight=False,
+        )
     uvicorn.run(api, host=host, port=port, log_level="warning", server_header=False)

@@ -142,6 +142,13 @@ def _enrolment(
     )
 
 
+def needs_bootstrap(ctx: Context) -> bool:
+    """Whether the store has no user yet (the server then says how to make the first one).
+    Not audited: it reveals nothing but that the instance is new."""
+    with ctx.store.reader() as session:
+        return not session.scalar(select(func.count(User.id)))
+
+
 def bootstrap_admin(
     ctx: Context,
     username: str,
