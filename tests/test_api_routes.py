@@ -152,6 +152,23 @@ def test_triage_through_the_api_equals_the_service(api: Api, seized: Path) -> No
     assert [s["name"] for s in listed["sources"]] == ["EX7"]
     missing = api.client.get(f"{API}/sources/NOPE/triage", headers=api.bearer("vera"))
     assert "NOPE" in str(problem(missing, 404)["detail"])
+    # Items filtered, ordered and paged; the counts still cover the whole source.
+    page = api.client.get(
+        f"{API}/sources/EX7/triage",
+        params={"verdict": ["new"], "order": "priority", "limit": 2, "offset": 1},
+        headers=api.bearer("vera"),
+    ).json()
+    everything = response.json()["items"]
+    assert page["counts"] == response.json()["counts"]
+    assert [i["path"] for i in page["items"]] == [i["path"] for i in everything][1:3]
+    known = api.client.get(
+        f"{API}/sources/EX7/triage", params={"verdict": "known"}, headers=api.bearer("vera")
+    )
+    assert known.json()["items"] == []
+    bad = api.client.get(
+        f"{API}/sources/EX7/triage", params={"verdict": "maybe"}, headers=api.bearer("vera")
+    )
+    problem(bad, 422)
 
 
 def test_search_similar_and_related_by_upload(api: Api, seized: Path) -> None:

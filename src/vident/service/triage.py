@@ -10,7 +10,8 @@ import json
 
 from vident.match import triage as matching
 from vident.match.links import Linker
-from vident.match.triage import VERDICT_ORDER, Reason, Verdict
+from vident.match.triage import VERDICT_ORDER, Reason
+from vident.match.triage import Verdict as Verdict
 from vident.service.context import Context
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
