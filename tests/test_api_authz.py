@@ -279,6 +279,9 @@ RULES: dict[tuple[str, str], Rule] = {
         WORK, Scope.GLOBAL, lambda w: Call("/cases", json={"name": w.unique("Case")})
     ),
     ("GET", "/cases/{name}"): Rule(SEE_MEDIA, Scope.HIDDEN, lambda w: Call("/cases/Op Met")),
+    ("PATCH", "/cases/{name}"): Rule(
+        WORK, Scope.HIDDEN, lambda w: Call("/cases/Op Met", json={"sharing": "agency"})
+    ),
     ("GET", "/series"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/series")),
     ("POST", "/series"): Rule(
         WORK,

@@ -552,3 +552,29 @@ def test_a_series_suggests_what_its_media_link_to_and_takes_it_as_a_suggestion(
     after = api.client.get(f"{API}/series/Kitchen/suggestions", headers=ana).json()
     assert after["suggestions"] == []
     problem(api.client.get(f"{API}/series/Nope/suggestions", headers=ana), 404)
+
+
+def test_a_case_is_shared_wider_by_its_owner_only(api: Api, seized: Seized) -> None:
+    from vident.service.agencies import add_agency
+    from vident.service.users import add_user
+
+    ana = as_(api, "ana")
+    add_agency(api.ctx, "BKA", "DE")
+    add_user(api.ctx, "bo", "BKA", Role.ANALYST, date.today() + timedelta(days=9), PASSWORD)
+    bo = {"Authorization": f"Bearer {token_of(api, 'bo')}"}
+    problem(api.client.get(f"{API}/cases/Op Base", headers=bo), 404)
+    problem(api.client.patch(f"{API}/cases/Op Base", json={"sharing": "agency"}, headers=bo), 404)
+    shared = api.client.patch(
+        f"{API}/cases/Op Base", json={"sharing": "international"}, headers=ana
+    )
+    assert shared.status_code == 200 and shared.json()["sharing"] == "international"
+    seen = api.client.get(f"{API}/cases/Op Base", headers=bo)
+    assert seen.status_code == 200 and seen.json()["sources"] == ["EX1"]
+    problem(api.client.patch(f"{API}/cases/Op Base", json={"sharing": "agency"}, headers=bo), 403)
+    problem(api.client.patch(f"{API}/cases/Op Base", json={"sharing": "world"}, headers=ana), 422)
+    problem(
+        api.client.patch(
+            f"{API}/cases/Op Base", json={"sharing": "agency"}, headers=as_(api, "vera")
+        ),
+        403,
+    )

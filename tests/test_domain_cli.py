@@ -141,6 +141,10 @@ def test_case_commands_record_the_owner(settings: Settings) -> None:
     ]
     failed(vident(settings, "case", "add", "Op Odd", "--sharing", "public"), "'public'")
     failed(vident(settings, "case", "add", "Op X", "--agency", "Nobody"), "no agency named")
+    said = ok(settings, "case", "share", "Op Harbour", "international")
+    assert said.strip() == "case Op Harbour shared: international"
+    failed(vident(settings, "case", "share", "Op Harbour", "everyone"), "'everyone'")
+    failed(vident(settings, "case", "share", "Op Nowhere", "agency"), "no case named")
     store = Store(settings.database_url)
     with store.reader() as session:
         assert len(session.scalars(select(CaseOwner)).all()) == 2

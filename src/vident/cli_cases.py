@@ -85,6 +85,20 @@ def case_add(
     out.print(f"case {case.name} added{owner}, shared: {case.sharing}", highlight=False)
 
 
+@case_app.command("share")
+def case_share(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The case's name.")],
+    sharing: Annotated[str, typer.Argument(help="agency, national or international.")],
+) -> None:
+    """Share a case more or less widely (its owning agency only)."""
+    from vident.service.cases import update_case
+
+    with _errors(), _context(_settings(ctx)) as context:
+        case = update_case(context, name, sharing=sharing)
+    out.print(f"case {case.name} shared: {case.sharing}", highlight=False)
+
+
 @case_app.command("list")
 def case_list(ctx: typer.Context, fmt: FormatOption = OutFormat.table) -> None:
     """Every case, its owning agency and sharing level."""

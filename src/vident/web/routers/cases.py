@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from vident.service.case_views import CaseDetailOut, show_case
-from vident.service.cases import CaseOut, add_case, list_cases
+from vident.service.cases import CaseOut, add_case, list_cases, update_case
 from vident.service.schemas import Model
 from vident.service.series import (
     SeriesDetailOut,
@@ -123,3 +123,13 @@ def get_series_suggestions(name: str, ctx: ContextDep) -> SuggestionListOut:
     """Media linked to the series' media (near, same room or object, same person) and not in
     it yet, best first; add one with how=suggestion to accept it."""
     return suggest_for_series(ctx, name)
+
+
+class CasePatch(Model):
+    sharing: str = Field(max_length=16, description="agency, national or international.")
+
+
+@router.patch("/cases/{name}", response_model=CaseOut)
+def patch_case(name: str, body: CasePatch, ctx: ContextDep) -> CaseOut:
+    """Share a case more or less widely (its owning agency only)."""
+    return update_case(ctx, name, sharing=body.sharing)
