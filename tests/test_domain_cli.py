@@ -145,6 +145,14 @@ def test_case_commands_record_the_owner(settings: Settings) -> None:
     assert said.strip() == "case Op Harbour shared: international"
     failed(vident(settings, "case", "share", "Op Harbour", "everyone"), "'everyone'")
     failed(vident(settings, "case", "share", "Op Nowhere", "agency"), "no case named")
+    harbour = next(c["id"] for c in cases if c["name"] == "Op Harbour")
+    said = ok(settings, "annotation", "add", "case", str(harbour), "warrant served 3 Dec")
+    assert said.strip().endswith(f"on case {harbour}")
+    notes = json.loads(ok(settings, "annotation", "list", "case", str(harbour), "--format", "json"))
+    assert [n["text"] for n in notes["annotations"]] == ["warrant served 3 Dec"]
+    assert "warrant served" in ok(settings, "annotation", "list", "case", str(harbour))
+    failed(vident(settings, "annotation", "add", "case", "999", "x"), "no case 999")
+    failed(vident(settings, "annotation", "add", "planet", "1", "x"), "'planet'")
     store = Store(settings.database_url)
     with store.reader() as session:
         assert len(session.scalars(select(CaseOwner)).all()) == 2

@@ -29,6 +29,10 @@ clue_app = typer.Typer(
     help="Clues boxed in a media, worked on until resolved.", no_args_is_help=True
 )
 category_app = typer.Typer(help="Categorisation by agreeing votes.", no_args_is_help=True)
+annotation_app = typer.Typer(
+    help="Notes on a case, series, victim, offender, location, clue or media.",
+    no_args_is_help=True,
+)
 app.add_typer(case_app, name="case")
 app.add_typer(series_app, name="series")
 app.add_typer(victim_app, name="victim")
@@ -36,6 +40,7 @@ app.add_typer(offender_app, name="offender")
 app.add_typer(location_app, name="location")
 app.add_typer(clue_app, name="clue")
 app.add_typer(category_app, name="category")
+app.add_typer(annotation_app, name="annotation")
 
 FormatOption = Annotated[OutFormat, typer.Option("--format", help="table or json.")]
 AgencyOption = Annotated[
@@ -563,4 +568,48 @@ def _category(found: Model, fmt: OutFormat) -> None:
     table = _table("category", "votes")
     for category, count in found.tally.items():
         table.add_row(category, str(count))
+    out.print(table)
+
+
+AnnotationKind = Annotated[
+    str, typer.Argument(help="case, series, victim, offender, location, clue or media.")
+]
+AnnotationTarget = Annotated[
+    int, typer.Argument(help="Its number (the id in the list commands' JSON).")
+]
+
+
+@annotation_app.command("add")
+def annotation_add(
+    ctx: typer.Context,
+    kind: AnnotationKind,
+    target: AnnotationTarget,
+    text: Annotated[str, typer.Argument(help="The note.")],
+) -> None:
+    """Leave a note on something of the investigation."""
+    from vident.service.clues import add_annotation
+
+    with _errors(), _context(_settings(ctx)) as context:
+        note = add_annotation(context, kind, target, text)
+    out.print(f"note {note.id} on {note.target_kind} {note.target_id}", highlight=False)
+
+
+@annotation_app.command("list")
+def annotation_list(
+    ctx: typer.Context,
+    kind: AnnotationKind,
+    target: AnnotationTarget,
+    fmt: FormatOption = OutFormat.table,
+) -> None:
+    """The notes on one thing, oldest first."""
+    from vident.service.clues import list_annotations
+
+    with _errors(), _context(_settings(ctx)) as context:
+        found = list_annotations(context, kind, target)
+    if fmt is OutFormat.json:
+        _json(found)
+        return
+    table = _table("id", "at", "author", "text")
+    for a in found.annotations:
+        table.add_row(str(a.id), f"{a.at:%Y-%m-%d %H:%M}", a.author, a.text)
     out.print(table)
