@@ -2,21 +2,22 @@
 
 What a user of ``vident serve`` pays on top of the work itself: HTTP on loopback, token
 authentication (a store write and an audit event per request), the upload streamed to a
-scratch file, a fresh context per request (indexes opened again) and JSON. The bench builds a
-data directory in a temporary folder (``vident init``, a system administrator bootstrapped
-through the service layer with an API token, ~50 generated photo-like pictures ingested with
-``--signals pdq,keypoints,scene``), starts ``vident serve`` on a free 127.0.0.1 port and, for
-each operation (triage of the source, search by upload, similar by upload with ``by=pdq`` and
-``by=scene``) and for 1, 8 and 32 concurrent clients, sends a fixed number of requests
-(stopping early at a per-level time cap) and records requests/s and the latency of each.
+scratch file, a fresh context per request (on the server's shared indexes, caught up with the
+store) and JSON. The bench builds a data directory in a temporary folder (``vident init``, a
+system administrator bootstrapped through the service layer with an API token, ~50 generated
+photo-like pictures ingested with ``--signals pdq,keypoints,scene``), starts ``vident serve``
+on a free 127.0.0.1 port and, for each operation (triage of the source, search by upload,
+similar by upload with ``by=pdq`` and ``by=scene``) and for 1, 8 and 32 concurrent clients,
+sends a fixed number of requests (stopping early at a per-level time cap) and records
+requests/s and the latency of each.
 
 Baseline in the same run: the same service function called directly, in this process, one
 thread, the same number of times, as the same user (the principal the token stands for), each
-call with a fresh :class:`~vident.service.context.Context` over one shared store, which is
-what the API gives each request. Only loopback traffic; the
-server is stopped at the end (SIGINT, then killed after 10 s). The machine is shared and
-noisy: every figure is the median of the repeats. Run with ``python -m bench.api [--quick]
-[--json PATH]``.
+call with a fresh :class:`~vident.service.context.Context` over one shared store and one
+:class:`~vident.index.catalog.SharedIndexes`, which is what the API gives each request. Only
+loopback traffic; the server is stopped at the end (SIGINT, then killed after 10 s). The
+machine is shared and noisy: every figure is the median of the repeats. Run with
+``python -m bench.api [--quick] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from rich.table import Table
 
 from vident.config import Settings
 from vident.demo.synthetic import write_photo_jpegs
+from vident.index.catalog import SharedIndexes
 from vident.service.context import Context, Principal, PrincipalKind, local_operator, open_context
 from vident.service.errors import ServiceError
 from vident.service.search import search_file
@@ -307,11 +309,17 @@ def measure(setup: Setup, requests: int, repeats: int, cap: float) -> list[Row]:
     base_ctx = open_context(setup.settings, local_operator(setup.settings))
     cores = os.cpu_count() or 1
     rows: list[Row] = []
+    indexes = SharedIndexes()  # as the server keeps one for all its requests
     try:
         principal = principal_of(base_ctx, setup.token)
 
         def fresh() -> Context:
-            return Context(settings=setup.settings, store=base_ctx.store, principal=principal)
+            return Context(
+                settings=setup.settings,
+                store=base_ctx.store,
+                principal=principal,
+                shared_indexes=indexes,
+            )
 
         with serving(setup.settings) as base:
             for op in ops:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from vident.config import Settings
-from vident.index.catalog import Indexes, open_indexes
+from vident.index.catalog import Indexes, SharedIndexes, open_indexes
 from vident.service.errors import NotFound
 from vident.store.db import Store, check_current
 
@@ -57,15 +57,24 @@ def local_operator(settings: Settings) -> Principal:
 
 @dataclass
 class Context:
-    """The store, settings and principal of one command or request; indexes opened lazily."""
+    """The store, settings and principal of one command or request; indexes opened lazily.
+
+    A command opens its own indexes; a server passes ``shared_indexes`` so that every request
+    uses the same open indexes, caught up with the store at each use, instead of reading them
+    from disk again.
+    """
 
     settings: Settings
     store: Store
     principal: Principal
+    shared_indexes: SharedIndexes | None = field(default=None, repr=False)
     _indexes: Indexes | None = field(default=None, repr=False)
 
     def indexes(self, session: Session) -> Indexes:
-        """Every index, caught up with the store once per context."""
+        """Every index, caught up with the store: at each use when shared, else once per
+        context (a command's own indexes)."""
+        if self.shared_indexes is not None:
+            return self.shared_indexes.get(session, self.settings)
         if self._indexes is None:
             self._indexes = open_indexes(session, self.settings)
         return self._indexes

@@ -56,13 +56,23 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def get_context(state: StateDep, principal: PrincipalDep) -> Context:
-    """A context acting as the caller (indexes opened on first use by the use case)."""
-    return Context(settings=state.settings, store=state.store, principal=principal)
+    """A context acting as the caller, on the server's shared indexes."""
+    return Context(
+        settings=state.settings,
+        store=state.store,
+        principal=principal,
+        shared_indexes=state.indexes,
+    )
 
 
 def get_anonymous_context(state: StateDep) -> Context:
     """A context for what happens before authentication (logging in)."""
-    return Context(settings=state.settings, store=state.store, principal=ANONYMOUS)
+    return Context(
+        settings=state.settings,
+        store=state.store,
+        principal=ANONYMOUS,
+        shared_indexes=state.indexes,
+    )
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
