@@ -105,3 +105,16 @@ def test_bad_queries_are_service_errors_without_option_names(ctx: Context, tmp_p
 def test_text_search_without_text_is_empty(ctx: Context) -> None:
     found = search_text(ctx, "lincoln school")
     assert found.query == "lincoln school" and found.results == []
+
+
+def test_one_likeness_computes_only_the_signals_it_needs(ctx: Context, tmp_path: Path) -> None:
+    from vident.match.connect import BY_CHOICES
+    from vident.service.similar import NEEDS
+
+    assert set(NEEDS) == set(BY_CHOICES)
+    query = tmp_path / "later" / "copy.jpg"
+    by_pdq = find_similar_media(ctx, query, by="pdq", top=2)
+    assert by_pdq.query.faces is None and by_pdq.query.text is None  # not looked for
+    assert by_pdq.results[0].path == "p2.jpg"
+    by_face = find_similar_media(ctx, query, by="face", top=2)
+    assert by_face.query.faces == 0  # looked for, none in a generated photo

@@ -26,6 +26,8 @@ from vident.service.errors import Invalid, NotFound
 from vident.service.schemas import Model
 from vident.service.scope import NOT_SHARED, check_media, seen_sources
 from vident.service.use_case import SEE_MEDIA, use_case
+from vident.signals.base import ImageSignal
+from vident.signals.registry import get
 from vident.store.models import Media
 
 __all__ = [
@@ -50,9 +52,13 @@ class QueryOut(Model):
 
     sha256: str | None = Field(description="SHA-256 of the query (None if it was unreadable).")
     type: str = Field(description="image or video.")
-    faces: int = Field(description="Faces found in the query.")
+    faces: int | None = Field(
+        description="Faces found in the query (None: not looked for by this likeness)."
+    )
     frames: int | None = Field(description="Keyframes compared, for a video.")
-    text: str | None = Field(description="The start of the text recognised in the query.")
+    text: str | None = Field(
+        description="The start of the text recognised in the query (None: none, or not read)."
+    )
 
 
 class FileQueryOut(QueryOut):
@@ -81,6 +87,26 @@ class SimilarOut(Model):
 class RelatedOut(Model):
     query: QueryOut
     results: list[LinkOut]
+
+
+#: The picture signals of the query each likeness needs (PDQ and scene links are verified
+#: with local features; the scene finder also proposes crops). Reading text and finding faces
+#: are the costly ones, so a question about one likeness computes only what it needs.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "pdq": ("pdq", "scene", "keypoints"),
+    "scene": ("pdq", "scene", "keypoints"),
+    "face": ("face",),
+    "text": ("text",),
+    "camera": (),
+}
+
+
+def _needed_kinds(by: str | None) -> list[ImageSignal] | None:
+    """The signals to compute for a likeness (None: every configured one)."""
+    if by is None:
+        return None
+    kinds = [get(name) for name in NEEDS[by]]
+    return [kind for kind in kinds if isinstance(kind, ImageSignal)]
 
 
 def _check_region(region: Region | None) -> None:
@@ -131,10 +157,12 @@ def find_similar_media(
     _check_region(region)
     if not file.is_file():
         raise Invalid(f"{file} is not a file")
+    kinds = _needed_kinds(by)
     try:
         probe = probe_file(
             file,
             limits_of(ctx.settings),
+            kinds=kinds,
             region=region,
             min_pdq_quality=ctx.settings.pdq_min_quality,
         )
@@ -144,7 +172,13 @@ def find_similar_media(
         probe.media_id = _stored_media_id(session, probe.sha256)
         found = records(session, find_similar(_linker(ctx, session), probe, by, top))
         results = _shown(ctx, session, [LinkOut.model_validate(r) for r in found])
-    query = FileQueryOut.model_validate({**describe_probe(probe), "path": str(file)})
+    described = describe_probe(probe)
+    names = {kind.name for kind in kinds} if kinds is not None else None
+    if names is not None and "face" not in names:
+        described["faces"] = None
+    if names is not None and "text" not in names:
+        described["text"] = None
+    query = FileQueryOut.model_validate({**described, "path": str(file)})
     return SimilarOut(query=query, results=results)
 
 
