@@ -84,7 +84,9 @@ def test_an_uploaded_zip_is_sealed_ingested_and_watched(api: Api) -> None:
 
     triage = api.client.get(f"{API}/sources/UP-1/triage", headers=api.bearer("vera")).json()
     paths = sorted(item["path"] for item in triage["items"])
-    assert paths == [f"seized.zip/photos/{n}.jpg" for n in ("broken", "p1", "p2", "p3")]
+    # Each upload's files are found under its job, so a later upload can add to the source.
+    prefix = f"job-{job['id']}/seized.zip/photos"
+    assert paths == [f"{prefix}/{n}.jpg" for n in ("broken", "p1", "p2", "p3")]
     assert triage["counts"]["error"] == 1
 
     # The evidence: read-only, encrypted (no plaintext inside), the upload's own bytes.
@@ -239,3 +241,16 @@ def test_an_upload_cut_off_mid_way_leaves_nothing_behind(tmp_path: Path) -> None
     with pytest.raises(ClientDisconnect):
         asyncio.run(receive(Request(scope, deliver), folder, limit=10**9))
     assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_a_second_upload_into_a_source_adds_to_it(api: Api) -> None:
+    first = _upload(api.client, api.bearer("ana"), _zip(range(60, 62), False), "UP-2").json()
+    assert _wait(api.client, first["id"], api.bearer("ana"))["status"] == "done"
+    second = _upload(api.client, api.bearer("ana"), _zip(range(62, 63), False), "UP-2").json()
+    done = _wait(api.client, second["id"], api.bearer("ana"))
+    assert done["status"] == "done", done
+    triage = api.client.get(f"{API}/sources/UP-2/triage", headers=api.bearer("ana")).json()
+    assert triage["counts"]["new"] == 3
+    assert sorted({i["path"].split("/")[0] for i in triage["items"]}) == sorted(
+        [f"job-{first['id']}", f"job-{second['id']}"]
+    )

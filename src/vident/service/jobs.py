@@ -12,6 +12,7 @@ running when the server stopped is queued again at the next start
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from datetime import datetime
@@ -285,12 +286,17 @@ def run_next_job(settings: Settings, store: Store) -> bool:
         case = session.get(Case, job.case_id) if job.case_id is not None else None
         source, filename, evidence = job.source, job.filename, job.evidence
     ctx = Context(settings=settings, store=store, principal=principal)
-    work = cache_dir(settings) / "jobs" / str(job_id)
+    # One work folder per source, so a later upload into the same source is read from the
+    # same origin and adds to it (each job's file is named by its job, and removed after).
+    folder = hashlib.sha256(source.encode()).hexdigest()[:16]
+    work = cache_dir(settings) / "jobs" / folder
     status, error, errors = "done", None, 0
     try:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        open_sealed(open_keyring(ctx), settings.data / evidence, work / filename, _label(job_id))
+        upload = work / f"job-{job_id}" / filename
+        upload.parent.mkdir()
+        open_sealed(open_keyring(ctx), settings.data / evidence, upload, _label(job_id))
         summary = ingest_source(
             ctx,
             work,

@@ -37,7 +37,7 @@ def open_source(session: Session, name: str, origin: str, case_name: str | None)
         if source.origin != origin:
             raise StoreError(
                 f"source {name!r} was ingested from {source.origin}; "
-                f"give {origin} another --source name"
+                f"give {origin} another source name"
             )
         source.status = "running"
     else:
