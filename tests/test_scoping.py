@@ -135,6 +135,12 @@ def test_identification_reaches_another_agency_without_its_pictures(
         assert all(r.source == NOT_SHARED for r in reasons)  # not Met's seizure name
         assert reasons[0].series == "Blue Room"
         assert reasons[0].identified == "victim identified by Met, GB, 2026-11-30"
+    # Search by upload says the same, without where Met saw it.
+    from vident.service.search import search_file
+
+    found = [m for m in search_file(world.bea, theirs / "copy.jpg").matches if m.media == sha]
+    assert found and found[0].identified == "victim identified by Met, GB, 2026-11-30"
+    assert {o.source for o in found[0].occurrences} == {"BKA-1"}  # its own, not MET-1
     # BKA learns of the identification but not of Met's series, victim or pictures.
     assert list_series(world.bea).series == [] and list_victims(world.bea).subjects == []
     with pytest.raises(NotFound):

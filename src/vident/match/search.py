@@ -31,6 +31,7 @@ from vident.match.triage import (
     link_verdict,
     near_links,
     near_reason,
+    with_identification,
 )
 from vident.signals.registry import exact_kinds
 from vident.store.models import Media, Occurrence, Source
@@ -99,7 +100,7 @@ def search_probe(session: Session, probe: Probe, linker: Linker, file: str) -> S
         sha256=probe.sha256.hex() if probe.sha256 else None,
         type=probe.media_type,
         error=probe.error,
-        matches=_dedupe_and_locate(session, reasons),
+        matches=_dedupe_and_locate(session, with_identification(session, [reasons])[0]),
         verdict=verdict.value,
     )
 

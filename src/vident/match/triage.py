@@ -182,24 +182,34 @@ def triage_source(
 
 def mark_series(session: Session, items: list[TriageItem]) -> None:
     """Reasons that hit media of a series name the series and who identified its victim."""
+    noted = with_identification(session, [item.reasons for item in items])
+    for item, reasons in zip(items, noted, strict=True):
+        item.reasons = reasons
+
+
+def with_identification(session: Session, groups: list[list[Reason]]) -> list[list[Reason]]:
+    """Each group of reasons with the series of the media they hit and, when its victim is
+    identified, by whom (one batch of queries for every group)."""
     from vident.match.identified import named_series_notes, series_notes
 
-    notes = series_notes(session, (r.media for i in items for r in i.reasons if r.media))
+    notes = series_notes(session, (r.media for group in groups for r in group if r.media))
     if notes:
-        for item in items:
-            item.reasons = [_noted(r, notes.get(r.media or "")) for r in item.reasons]
+        groups = [[_noted(r, notes.get(r.media or "")) for r in group] for group in groups]
     # A hash-set hit names its series by name: if that series is known here and identified
     # (a VICS import says so, or an analyst recorded it), the reason says so too.
-    named = {r.series for i in items for r in i.reasons if r.series and r.identified is None}
+    named = {r.series for group in groups for r in group if r.series and r.identified is None}
     by_name = named_series_notes(session, named)
     if by_name:
-        for item in items:
-            item.reasons = [
+        groups = [
+            [
                 replace(r, identified=by_name[r.series])
                 if r.identified is None and r.series in by_name
                 else r
-                for r in item.reasons
+                for r in group
             ]
+            for group in groups
+        ]
+    return groups
 
 
 def _noted(reason: Reason, note: tuple[str, str | None] | None) -> Reason:
