@@ -361,3 +361,16 @@ def test_a_hash_set_hit_on_an_identified_series_says_so_in_triage(
     assert lake and lake[0].series == "Lake" and lake[0].identified == "victim identified"
     pier = [r for r in reasons["q.jpg"] if r.hashset == "ICSE"]
     assert pier and pier[0].series == "Pier" and pier[0].identified is None
+
+
+def test_a_media_without_hash_signals_is_exported_by_its_stored_sha256(
+    operator: Context, tmp_path: Path
+) -> None:
+    from tests.test_service_people import add_picture, faces_of
+
+    with operator.store.session() as session:
+        add_picture(session, "FACES", faces_of(1, 1)[0])
+    out = tmp_path / "faces.json"
+    export_vics_file(operator, "FACES", out)
+    media = _media(json.loads(out.read_text()))
+    assert len(media) == 1

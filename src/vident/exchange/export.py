@@ -118,6 +118,8 @@ def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
             )
         ):
             hashes[media_id][kind] = bytes(value)
+        for media in media_rows:  # the store's own key, should its hash signal be missing
+            hashes[media.id].setdefault("sha256", bytes(media.sha256))
         files: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
         for owner, path, mtime, ctime, atime in session.execute(
             select(
