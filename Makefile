@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DATA ?= demo-data
 
-.PHONY: install demo test lint typecheck pytest bench postgres fuzz clean
+.PHONY: install demo test lint typecheck pytest bench postgres chromium fuzz clean
 
 install: $(STAMP)
 
@@ -23,7 +23,11 @@ demo: install
 postgres:
 	@bash scripts/ensure-postgres.sh
 
-pytest: install postgres
+# Debian's Chromium for the browser tests (Playwright drives it; they skip where it is missing).
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+pytest: install postgres chromium
 	$(BIN)/python -m pytest
 
 lint: install

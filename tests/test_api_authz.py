@@ -244,6 +244,10 @@ RULES: dict[tuple[str, str], Rule] = {
         SEE_MEDIA, Scope.HIDDEN, lambda w: Call(f"/media/{w.sha}/related")
     ),
     ("GET", "/text"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/text", params={"q": "met"})),
+    # previews: media.preview and media.reveal (SEE_MEDIA)
+    ("GET", "/media/{sha256}/preview"): Rule(
+        SEE_MEDIA, Scope.HIDDEN, lambda w: Call(f"/media/{w.sha}/preview", params={"reveal": 1})
+    ),
     # people: people.list, people.show (SEE_MEDIA); every decision WORK_ON_MEDIA
     ("GET", "/people"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/people")),
     ("GET", "/people/{person_id}"): Rule(

@@ -235,3 +235,20 @@ def test_another_agency_cannot_put_its_people_into_a_series_it_only_sees(world: 
     with pytest.raises(Forbidden, match="another agency"):
         add_victim(world.bea, series=["Shared Hall"])
     assert add_victim(world.ana, series=["Shared Hall"]).series == ["Shared Hall"]
+
+
+def test_an_unshared_series_still_being_worked_on_is_not_named_to_others(
+    world: World, tmp_path: Path
+) -> None:
+    sha = _met_seizure(world)
+    add_series(world.ana, "Quiet Room")
+    add_series_media(world.ana, "Quiet Room", [sha])
+    copy = next(p for p in sorted(world.pictures.iterdir()) if p.suffix == ".jpg")
+    theirs = tmp_path / "bka2"
+    theirs.mkdir()
+    (theirs / "copy.jpg").write_bytes(copy.read_bytes())
+    ingest_source(world.bea, theirs, "BKA-2", case="Op BKA 2", signals=("pdq",), workers=1)
+    reasons = [r for r in triage_source(world.bea, "BKA-2").items[0].reasons if r.media == sha]
+    assert reasons and all(r.series is None for r in reasons)  # known, but whose work: unsaid
+    mine = [r for r in triage_source(world.root, "BKA-2").items[0].reasons if r.media == sha]
+    assert mine and mine[0].series == "Quiet Room"

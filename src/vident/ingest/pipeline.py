@@ -36,6 +36,7 @@ from vident.store.base import utcnow
 from vident.store.db import Store, StoreError
 from vident.store.derived import write_signals
 from vident.store.models import Source
+from vident.store.previews import Sealer, has_preview, lacking_previews, write_preview
 from vident.store.sources import done_paths, get_source, open_source, paths_with_signals
 from vident.store.writer import media_ids, write_results
 
@@ -113,13 +114,16 @@ def _tasks(
 
 _LIMITS = Limits.model_construct()
 _SIGNALS: tuple[str, ...] | None = None
+_PREVIEWS = False
 
 
-def _init_worker(limits: Limits, signals: tuple[str, ...] | None, models: ModelChoice) -> None:
+def _init_worker(
+    limits: Limits, signals: tuple[str, ...] | None, models: ModelChoice, previews: bool = False
+) -> None:
     """Give a worker its settings: limits, kinds and models come from the parent's Settings
     (a forkserver child inherits nothing of the parent's state)."""
-    global _LIMITS, _SIGNALS
-    _LIMITS, _SIGNALS = limits, signals
+    global _LIMITS, _SIGNALS, _PREVIEWS
+    _LIMITS, _SIGNALS, _PREVIEWS = limits, signals, previews
     use_models(models)
     import cv2
 
@@ -152,7 +156,7 @@ def _build_scene_model(models: ModelChoice) -> None:
 
 
 def _run_task(items: list[WorkItem]) -> list[ItemResult]:
-    return process_batch(items, _LIMITS, _SIGNALS)
+    return process_batch(items, _LIMITS, _SIGNALS, preview=_PREVIEWS)
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -239,10 +243,14 @@ def ingest_source(
     workers: int | None = None,
     progress: ProgressSink | None = None,
     signals: tuple[str, ...] | None = None,
+    seal_preview: Sealer | None = None,
 ) -> IngestSummary:
     """Ingest ``root`` (folder, file or archive) as source ``source_name``.
 
-    ``signals`` names the picture kinds to compute (default: the configured ones).
+    ``signals`` names the picture kinds to compute (default: the configured ones). With
+    ``seal_preview``, each picture also gets a preview, sealed by it and stored in the data
+    directory (:mod:`vident.store.previews`); a rerun then also reads again the finished
+    pictures whose preview is missing, to make it.
     """
     if not source_name.strip():
         raise StoreError("a source needs a name (the seizure or exhibit): give a non-empty one")
@@ -256,17 +264,27 @@ def ingest_source(
     with source_lock(settings.data, source_name), _models_in_use(models):
         # Fork the workers before this process opens any connection, index or thread.
         count = workers or settings.workers or os.cpu_count() or 1
-        crew = _Crew(count, limits_of(settings), kinds, models)
+        crew = _Crew(count, limits_of(settings), kinds, models, seal_preview is not None)
         pool = crew.start()
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
             source_id = source.id
             skip = done_paths(session, source_id)
+            if seal_preview is not None:
+                skip -= lacking_previews(session, source_id, settings.data)
+        unwritten: list[str] = []
 
         def write(session: Session, batch: list[ItemResult]) -> None:
+            if seal_preview is not None:
+                _store_previews(settings.data, batch, seal_preview, unwritten)
             summary.new_media += write_results(session, source_id, batch)
 
         _process(store, settings, crew, pool, root, skip, write, summary, progress)
+        if unwritten:
+            summary.notes.append(
+                f"{len(unwritten)} previews could not be written ({unwritten[0]}); "
+                "ingest the source again to make them"
+            )
         _cluster_faces(store, settings.data, kinds)
         with store.session() as session:
             finished = session.get(Source, source_id)
@@ -326,6 +344,25 @@ def compute_signals(
         _cluster_faces(store, settings.data, signals)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _store_previews(
+    data: Path, batch: list[ItemResult], seal: Sealer, unwritten: list[str]
+) -> None:
+    """Seal and store the previews that came with ``batch``, then drop them from memory.
+
+    Written before the batch commits, so a committed picture has its preview unless writing
+    it failed; a failure (a full disk, say) costs that preview only and is noted in
+    ``unwritten``, and the next run of the same ingest makes it.
+    """
+    for result in batch:
+        jpeg, result.preview = result.preview, None
+        if jpeg is None or result.sha256 is None or has_preview(data, result.sha256):
+            continue
+        try:
+            write_preview(data, result.sha256, seal(result.sha256, jpeg))
+        except OSError as exc:
+            unwritten.append(exc.strerror or str(exc))
 
 
 def _cluster_faces(store: Store, data_dir: Path, signals: tuple[str, ...]) -> None:
@@ -439,10 +476,12 @@ class _Crew:
     limits: Limits
     signals: tuple[str, ...] | None
     models: ModelChoice
+    #: Whether workers make a preview rendition of each picture.
+    previews: bool = False
 
     def start(self) -> ProcessPoolExecutor:
         _prepare_models(self.signals, self.models)
-        return _start_pool(self.count, self.limits, self.signals, self.models)
+        return _start_pool(self.count, self.limits, self.signals, self.models, self.previews)
 
 
 @contextmanager
@@ -469,7 +508,11 @@ def _single_threaded() -> bool:
 
 
 def _start_pool(
-    workers: int, limits: Limits, signals: tuple[str, ...] | None, models: ModelChoice
+    workers: int,
+    limits: Limits,
+    signals: tuple[str, ...] | None,
+    models: ModelChoice,
+    previews: bool = False,
 ) -> ProcessPoolExecutor:
     """A process pool whose workers are already running.
 
@@ -488,7 +531,7 @@ def _start_pool(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(limits, signals, models),
+        initargs=(limits, signals, models, previews),
     )
     pool.submit(_noop).result()
     return pool

@@ -2,7 +2,8 @@
 
 Runs in worker processes and never touches the store. The file is read once: the three
 digests are updated chunk by chunk and, for pictures, the same bytes are then decoded in
-draft mode for the picture signals. Whatever goes wrong becomes ``ItemResult.error``.
+draft mode for the picture signals and, when asked, a small preview rendition made from the
+same decoded pixels. Whatever goes wrong becomes ``ItemResult.error``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from vident.media.detect import SNIFF_BYTES, claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
 from vident.media.image import decode_image
+from vident.media.preview import rendition
 from vident.media.types import MediaType
 from vident.media.video import probe_video
 from vident.signals.base import ImageSignal, SignalValue
@@ -73,12 +75,16 @@ def _header(item: WorkItem, data: bytes | None) -> bytes:
 
 
 def process_item(
-    item: WorkItem, limits: Limits, signals: Collection[str] | None = None
+    item: WorkItem,
+    limits: Limits,
+    signals: Collection[str] | None = None,
+    *,
+    preview: bool = False,
 ) -> ItemResult:
     """Everything vident computes about one file, or the reason it could not.
 
     ``signals`` names the picture kinds to compute (all registered ones when None); the
-    digests are always computed.
+    digests are always computed. ``preview`` adds a JPEG rendition of a decoded picture.
     """
     result = ItemResult(path=item.path, size=item.size, times=item.times)
     if item.error is not None:
@@ -116,7 +122,7 @@ def process_item(
         return result
     try:
         if sniffed.media_type is MediaType.IMAGE:
-            _image_facts(result, data, limits, image_kinds(signals))
+            _image_facts(result, data, limits, image_kinds(signals), preview)
         elif sniffed.media_type is MediaType.VIDEO:
             source = data if data is not None else str(item.fs_path)
             info = probe_video(source)
@@ -136,7 +142,11 @@ def process_item(
 
 
 def _image_facts(
-    result: ItemResult, data: bytes | None, limits: Limits, kinds: Sequence[ImageSignal]
+    result: ItemResult,
+    data: bytes | None,
+    limits: Limits,
+    kinds: Sequence[ImageSignal],
+    preview: bool = False,
 ) -> None:
     if data is None:
         raise MediaError(f"picture is larger than {MAX_IMAGE_BYTES} bytes; not decoded")
@@ -145,6 +155,13 @@ def _image_facts(
     decoded = decode_image(data, limits)
     result.width, result.height = decoded.width, decoded.height
     result.signals.extend(compute_image_signals(decoded, kinds))
+    if preview:
+        # Our own resize and encode of pixels already decoded: a failure here (memory) costs
+        # the preview only, never the signals.
+        try:
+            result.preview = rendition(decoded)
+        except (OSError, ValueError, MemoryError):
+            result.preview = None
 
 
 def _video_facts(
@@ -163,16 +180,22 @@ def _video_facts(
 
 
 def process_batch(
-    items: list[WorkItem], limits: Limits, signals: Collection[str] | None = None
+    items: list[WorkItem],
+    limits: Limits,
+    signals: Collection[str] | None = None,
+    *,
+    preview: bool = False,
 ) -> list[ItemResult]:
     """Several items per task: fewer round trips between processes for small files."""
-    return [_guarded(item, limits, signals) for item in items]
+    return [_guarded(item, limits, signals, preview) for item in items]
 
 
-def _guarded(item: WorkItem, limits: Limits, signals: Collection[str] | None) -> ItemResult:
+def _guarded(
+    item: WorkItem, limits: Limits, signals: Collection[str] | None, preview: bool
+) -> ItemResult:
     """Whatever a hostile file provokes in a library, the item gets a reason, the job goes on."""
     try:
-        return process_item(item, limits, signals)
+        return process_item(item, limits, signals, preview=preview)
     except Exception as exc:  # recorded on the item, never swallowed silently
         reason = " ".join(str(exc).split())[:200]
         return ItemResult(

@@ -21,7 +21,7 @@ from vident.match.triage import Verdict
 from vident.service.context import Context
 from vident.service.errors import NotFound
 from vident.service.failures import translated
-from vident.service.scope import check_media, redacted, seen_sources
+from vident.service.scope import check_media, hidden_series, redacted, seen_sources
 from vident.service.search import MatchOut, OccurrenceOut, SearchOut
 from vident.service.similar import parse_sha256
 from vident.service.triage import reason_out
@@ -89,6 +89,9 @@ def lookup_media(ctx: Context, sha256: str) -> StoredMediaOut:
         named |= {m.reason.source for m in result.matches if m.reason.source}
         named |= {s for m in result.matches for s, _ in m.occurrences}
         seen = seen_sources(ctx, session, named)
+        unseen = hidden_series(
+            ctx, session, {m.reason.series for m in result.matches if m.reason.series}
+        )
         size, mime, width, height = media.size, media.mime, media.width, media.height
     shown = [(name, path) for name, path in places if name in seen]
     return StoredMediaOut(
@@ -99,7 +102,7 @@ def lookup_media(ctx: Context, sha256: str) -> StoredMediaOut:
         error=result.error,
         matches=[
             MatchOut(
-                **redacted([reason_out(m.reason)], seen)[0].model_dump(),
+                **redacted([reason_out(m.reason)], seen, unseen)[0].model_dump(),
                 occurrences=[
                     OccurrenceOut(source=s, path=p) for s, p in m.occurrences if s in seen
                 ],

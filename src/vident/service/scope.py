@@ -202,11 +202,29 @@ def seen_sources(ctx: Context, session: Session, names: set[str]) -> set[str]:
 NOT_SHARED = "another agency's material"
 
 
-def redacted(reasons: list[ReasonOut], seen: set[str]) -> list[ReasonOut]:
-    """``reasons`` with the source of material the principal may not see left out (the hash,
-    the series and the identification stay: they are shared more widely than pictures)."""
+def hidden_series(ctx: Context, session: Session, names: set[str]) -> frozenset[str]:
+    """Which of the series ``names`` are series of this store the principal may not see
+    (names that only a hash set gives are nobody's here)."""
+    if not names:
+        return frozenset()
+    sight = sight_of(ctx, session)
+    if sight.everything:
+        return frozenset()
+    return frozenset(
+        session.scalars(select(Series.name).where(Series.name.in_(names), ~visible_series(sight)))
+    )
+
+
+def redacted(
+    reasons: list[ReasonOut], seen: set[str], unseen_series: frozenset[str] = frozenset()
+) -> list[ReasonOut]:
+    """``reasons`` with the source of material the principal may not see left out. The hash
+    and an identification stay (they are shared more widely than pictures), and so does the
+    series that was identified; an unshared series still being worked on is not named."""
     out: list[ReasonOut] = []
     for reason in reasons:
+        if reason.series in unseen_series and reason.identified is None:
+            reason = reason.model_copy(update={"series": None})
         if reason.source is not None and reason.source not in seen:
             detail = reason.detail
             if detail is not None:

@@ -16,7 +16,7 @@ from vident.service.context import Context
 from vident.service.errors import Invalid
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
-from vident.service.scope import redacted, seen_sources
+from vident.service.scope import hidden_series, redacted, seen_sources
 from vident.service.triage import reason_out
 from vident.service.use_case import SEE_MEDIA, use_case
 
@@ -59,6 +59,9 @@ def search_file(ctx: Context, file: Path) -> SearchOut:
         named = {r.source for m in result.matches for r in [m.reason] if r.source}
         named |= {s for m in result.matches for s, _ in m.occurrences}
         seen = seen_sources(ctx, session, named)
+        unseen = hidden_series(
+            ctx, session, {m.reason.series for m in result.matches if m.reason.series}
+        )
     return SearchOut(
         file=result.file,
         sha256=result.sha256,
@@ -67,7 +70,7 @@ def search_file(ctx: Context, file: Path) -> SearchOut:
         error=result.error,
         matches=[
             MatchOut(
-                **redacted([reason_out(m.reason)], seen)[0].model_dump(),
+                **redacted([reason_out(m.reason)], seen, unseen)[0].model_dump(),
                 occurrences=[
                     OccurrenceOut(source=s, path=p) for s, p in m.occurrences if s in seen
                 ],

@@ -16,6 +16,7 @@ from vident.ingest.pipeline import ProgressSink
 from vident.service.context import Context
 from vident.service.errors import Invalid, NotFound
 from vident.service.failures import translated
+from vident.service.previews import preview_sealer
 from vident.service.schemas import Model
 from vident.service.scope import sight_of, visible_sources
 from vident.service.targets import claim_ingest_target, ensure_case
@@ -128,6 +129,7 @@ def ingest_source(
         ensure_case(ctx, case)
     with translated(ctx.settings.database_url), ctx.store.session() as session:
         claim_ingest_target(ctx, session, source, case)
+    seal, unsealed = preview_sealer(ctx)
     with translated(ctx.settings.database_url):
         summary = pipeline.ingest_source(
             ctx.store,
@@ -138,6 +140,7 @@ def ingest_source(
             workers=workers,
             progress=progress,
             signals=kinds,
+            seal_preview=seal,
         )
     return IngestOut(
         source=summary.source,
@@ -148,5 +151,5 @@ def ingest_source(
         bytes=summary.bytes,
         seconds=summary.seconds,
         error_samples=[FileErrorOut(path=p, reason=r) for p, r in summary.error_samples],
-        notes=list(summary.notes),
+        notes=[*([unsealed] if unsealed else []), *summary.notes],
     )

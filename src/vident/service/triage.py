@@ -15,7 +15,7 @@ from vident.match.triage import Verdict as Verdict
 from vident.service.context import Context
 from vident.service.failures import translated
 from vident.service.schemas import Model, ReasonOut
-from vident.service.scope import check_source, redacted, seen_sources
+from vident.service.scope import check_source, hidden_series, redacted, seen_sources
 from vident.service.sources import find_source
 from vident.service.use_case import SEE_MEDIA, use_case
 
@@ -76,6 +76,9 @@ def triage_source(ctx: Context, source: str) -> TriageOut:
         seen = seen_sources(
             ctx, session, {r.source for i in report.items for r in i.reasons if r.source}
         )
+        unseen = hidden_series(
+            ctx, session, {r.series for i in report.items for r in i.reasons if r.series}
+        )
     return TriageOut(
         source=report.source,
         counts=report.counts,
@@ -85,7 +88,7 @@ def triage_source(ctx: Context, source: str) -> TriageOut:
                 sha256=item.sha256,
                 type=item.type,
                 verdict=item.verdict,
-                reasons=redacted([reason_out(r) for r in item.reasons], seen),
+                reasons=redacted([reason_out(r) for r in item.reasons], seen, unseen),
                 error=item.error,
             )
             for item in report.items

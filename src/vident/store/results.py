@@ -43,3 +43,6 @@ class ItemResult:
     frames: list[tuple[int, float, bool]] = field(default_factory=list)
     exif: ExifFacts | None = None
     error: str | None = None
+    #: A small JPEG rendition of a picture (see :mod:`vident.media.preview`), when asked for;
+    #: the parent seals and stores it, it is never written to the store as is.
+    preview: bytes | None = None

@@ -3,7 +3,8 @@
 Deny by default: every router but the public one (health, login) is mounted under a
 dependency that authenticates the caller, so a route added to any of them needs credentials
 without saying so. OpenAPI is served at ``/api/v1/openapi.json``; no documentation UI is
-served (it would load scripts from elsewhere).
+served (it would load scripts from elsewhere). The browser pages (:mod:`vident.web.pages`) are
+mounted beside it at ``/``, their CSS at ``/static``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from vident import __version__
 from vident.config import Settings
@@ -21,6 +23,8 @@ from vident.web import problems
 from vident.web.deps import get_principal
 from vident.web.headers import SecurityHeaders
 from vident.web.job_runner import JobRunner
+from vident.web.pages import STATIC as PAGES_STATIC
+from vident.web.pages import router as pages_router
 from vident.web.routers import (
     admin,
     audit,
@@ -32,6 +36,7 @@ from vident.web.routers import (
     jobs,
     people,
     places,
+    previews,
     search,
     sources,
     subjects,
@@ -86,12 +91,16 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         cases,
         subjects,
         places,
+        previews,
         audit,
         admin,
     ):
         protected.include_router(module.router)
     app.include_router(public)
     app.include_router(protected)
+    # The browser pages: outside /api/v1 and its schema; each page checks its own session.
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=PAGES_STATIC), name="static")
     problems.install(app, public=PUBLIC_ROUTES)
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,0 +1,61 @@
+"""Small JPEG renditions of pictures for the analyst's screen, and their veiled form.
+
+The rendition is made at ingest from the pixels already decoded for the signals (upright,
+RGB, reduced by draft mode), so it costs one resize and one small JPEG encode per picture and
+never a second decode of seized bytes. It carries no metadata: Pillow writes no EXIF unless
+asked to.
+
+The veiled form is what an analyst sees before choosing to look: greyscale and blurred so
+strongly that only the layout of the scene is left. It is made on the server, so the detail
+of an unrevealed picture never reaches the browser at all.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Final
+
+from PIL import Image, ImageFilter
+
+from vident.media.types import DecodedImage
+
+#: Longest side of a rendition, in pixels.
+LONGEST: Final = 320
+#: JPEG quality of renditions and veiled copies: small files, still clear at 320 px.
+QUALITY: Final = 80
+#: Gaussian blur radius of a veiled copy at :data:`LONGEST` px; scaled for smaller pictures.
+BLUR_RADIUS: Final = 12.0
+
+
+def rendition(decoded: DecodedImage, longest: int = LONGEST) -> bytes:
+    """A JPEG of ``decoded`` whose longest side is at most ``longest`` pixels.
+
+    Shrunk by a whole-number box reduction, then bilinear: about 2 ms for an 800x600 decode,
+    where a bicubic thumbnail took three times as long for no difference visible at 320 px.
+    """
+    picture = decoded.pixels
+    width, height = picture.size
+    scale = longest / max(width, height)
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        picture = picture.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if picture.mode != "RGB":
+        picture = picture.convert("RGB")
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=QUALITY)
+    return buffer.getvalue()
+
+
+def veiled(jpeg: bytes) -> bytes:
+    """``jpeg`` (a rendition made by :func:`rendition`) in greyscale and strongly blurred.
+
+    Only renditions vident made itself are passed here (decrypted with an authenticated
+    cipher), never seized bytes, so no decoding limits apply.
+    """
+    with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as opened:
+        grey = opened.convert("L")
+    radius = BLUR_RADIUS * max(grey.size) / LONGEST
+    blurred = grey.filter(ImageFilter.GaussianBlur(radius=max(radius, 2.0)))
+    buffer = io.BytesIO()
+    blurred.save(buffer, "JPEG", quality=QUALITY)
+    return buffer.getvalue()

@@ -1,0 +1,155 @@
+"""Signing in and out in the browser, and the dashboard a signed-in analyst lands on.
+
+Signing in calls the same service use case as ``POST /api/v1/auth/login`` and sets the same
+HttpOnly, SameSite=Strict session cookie, for path ``/`` so that pages and the API both
+receive it. Every form that changes something carries the session's CSRF token (the HMAC of
+:func:`vident.web.auth.csrf_token`) in a hidden field, and every form post must come from
+this server's own origin: SameSite does not protect the login form, which has no session yet.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from vident.security.settings import SecuritySettings
+from vident.service.context import Context
+from vident.service.errors import ServiceError
+from vident.service.sessions import SessionOut, login, revoke_session, touch_session
+from vident.web.auth import COOKIE, cookie_secure, csrf_token, remote_of
+from vident.web.deps import AnonymousContextDep, SecurityDep
+from vident.web.pages.render import _, page
+
+router = APIRouter(include_in_schema=False)
+#: The cookie path of a session opened by a page (the API's own login uses ``/api/``).
+COOKIE_PATH = "/"
+#: Longest accepted form fields, as the API's login body allows.
+_LIMITS = {"username": 200, "password": 1024, "code": 100}
+FormText = Annotated[str, Form()]
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a form post came from a page of this server (browsers send Origin on POST)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return request.headers.get("sec-fetch-site") in (None, "same-origin")
+    return origin == str(request.base_url).rstrip("/")
+
+
+def _refused(message: str, status_code: int) -> Response:
+    return page("error.html", {"title": _("Refused"), "message": message}, status_code)
+
+
+def _session(request: Request, ctx: Context, security: SecuritySettings) -> SessionOut | None:
+    """The live session of the request's cookie, or None (no cookie, or it ended)."""
+    secret = request.cookies.get(COOKIE)
+    if not secret:
+        return None
+    try:
+        return touch_session(ctx, secret, security=security, remote=remote_of(request))
+    except ServiceError:
+        return None
+
+
+def _login_form(username: str = "", error: str | None = None, status_code: int = 200) -> Response:
+    context = {"title": _("Sign in"), "username": username, "error": error}
+    return page("login.html", context, status_code)
+
+
+@router.get("/login")
+def login_page(request: Request, ctx: AnonymousContextDep, security: SecurityDep) -> Response:
+    """The sign-in form; someone already signed in goes to the dashboard."""
+    if _session(request, ctx, security) is not None:
+        return _see_other("/")
+    return _login_form()
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    ctx: AnonymousContextDep,
+    security: SecurityDep,
+    username: FormText = "",
+    password: FormText = "",
+    code: FormText = "",
+) -> Response:
+    """Check password and one-time code; on success set the session cookie and go to ``/``."""
+    if not _same_origin(request):
+        return _refused(
+            _(
+                "This form was sent from another site: open the sign-in page of this "
+                "server and sign in there."
+            ),
+            403,
+        )
+    fields = {"username": username, "password": password, "code": code}
+    too_long = [name for name, value in fields.items() if len(value) > _LIMITS[name]]
+    if too_long:
+        return _login_form("", _("The %(field)s is too long.") % {"field": too_long[0]}, 422)
+    try:
+        opened = login(ctx, username, password, code, security=security, remote=remote_of(request))
+    except ServiceError as refused:
+        return _login_form(username, str(refused), refused.status)
+    response = _see_other("/")
+    response.set_cookie(
+        COOKIE,
+        opened.secret,
+        max_age=security.session_absolute_hours * 3600,
+        path=COOKIE_PATH,
+        secure=cookie_secure(request),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@router.get("/")
+def dashboard(request: Request, ctx: AnonymousContextDep, security: SecurityDep) -> Response:
+    """Who is signed in, and the sign-out button; the sign-in form for everyone else."""
+    session = _session(request, ctx, security)
+    if session is None:
+        return _see_other("/login")
+    user = session.user
+    context = {
+        "title": _("Dashboard"),
+        "user": user.username,
+        "role": user.role.value,
+        "agency": user.agency if user.agency is not None else _("no agency"),
+        "csrf_token": csrf_token(request.cookies[COOKIE]),
+    }
+    return page("dashboard.html", context)
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    ctx: AnonymousContextDep,
+    csrf_token_field: Annotated[str, Form(alias="csrf_token")] = "",
+) -> Response:
+    """End the session (its CSRF token proves the form came from its own page)."""
+    secret = request.cookies.get(COOKIE)
+    if not _same_origin(request):
+        return _refused(
+            _("This form was sent from another site: sign out from vident's own page."), 403
+        )
+    if not secret:
+        return _see_other("/login")
+    expected = csrf_token(secret).encode()
+    if not hmac.compare_digest(csrf_token_field.encode(), expected):
+        return _refused(
+            _("The sign-out form was stale or forged: reload the page and sign out again."), 403
+        )
+    revoke_session(ctx, secret, remote=remote_of(request))
+    response = _see_other("/login")
+    for path in (COOKIE_PATH, "/api/"):
+        response.delete_cookie(
+            COOKIE, path=path, secure=cookie_secure(request), httponly=True, samesite="strict"
+        )
+    return response
