@@ -254,3 +254,20 @@ def test_a_second_upload_into_a_source_adds_to_it(api: Api) -> None:
     assert sorted({i["path"].split("/")[0] for i in triage["items"]}) == sorted(
         [f"job-{first['id']}", f"job-{second['id']}"]
     )
+
+
+def test_with_a_key_passphrase_uploads_are_sealed_and_read_back(api: Api) -> None:
+    """The server's security settings (the passphrase) reach every use of the keyring: the
+    upload's sealing, the background job's reading, the previews."""
+    from pydantic import SecretStr
+
+    from vident.security.settings import SecuritySettings
+
+    security = SecuritySettings(key_passphrase=SecretStr("a long keyring passphrase"))
+    with TestClient(create_app(api.ctx.settings, security), base_url="http://127.0.0.1") as client:
+        HIT.add(("POST", f"{API}/jobs"))
+        job = _upload(client, api.bearer("ana"), _zip(range(70, 72), False), "UP-P").json()
+        done = _wait(client, job["id"], api.bearer("ana"))
+    assert done["status"] == "done" and done["files_done"] == 2, done
+    with pytest.raises(KeyringError):  # the keyring is now sealed by the passphrase
+        Keyring.open(api.ctx.settings.data)

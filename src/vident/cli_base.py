@@ -198,9 +198,11 @@ def _errors() -> Iterator[None]:
 @contextmanager
 def _context(settings: Settings) -> Iterator[Context]:
     """The context of one command: the store, acting as the data directory's local operator."""
+    from vident.security.settings import SecuritySettings
     from vident.service.context import local_operator, open_context
 
-    context = open_context(settings, local_operator(settings))
+    # The command line's edge reads the environment, as for Settings (the key passphrase).
+    context = open_context(settings, local_operator(settings), SecuritySettings())
     try:
         yield context
     finally:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from vident.config import Settings
 from vident.index.catalog import Indexes, SharedIndexes, open_indexes
+from vident.security.settings import SecuritySettings
 from vident.service.errors import NotFound
 from vident.store.db import Store, check_current
 
@@ -68,6 +69,9 @@ class Context:
     store: Store
     principal: Principal
     shared_indexes: SharedIndexes | None = field(default=None, repr=False)
+    #: Keys, sessions and lockout settings, given by the interface like ``settings``
+    #: (the keyring passphrase among them); None: the defaults.
+    security: SecuritySettings | None = field(default=None, repr=False)
     _indexes: Indexes | None = field(default=None, repr=False)
 
     def indexes(self, session: Session) -> Indexes:
@@ -92,6 +96,10 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def open_context(settings: Settings, principal: Principal) -> Context:
+def open_context(
+    settings: Settings, principal: Principal, security: SecuritySettings | None = None
+) -> Context:
     """A context on the initialised store of ``settings`` acting as ``principal``."""
-    return Context(settings=settings, store=open_store(settings), principal=principal)
+    return Context(
+        settings=settings, store=open_store(settings), principal=principal, security=security
+    )

@@ -25,6 +25,7 @@ from vident.config import Settings
 from vident.media.runtime import cache_dir
 from vident.security.crypto import KeyringError
 from vident.security.evidence import open_sealed, seal_file
+from vident.security.settings import SecuritySettings
 from vident.service.context import Context, Principal, PrincipalKind, Role
 from vident.service.errors import Invalid, NotFound, ServiceError
 from vident.service.keys import open_keyring
@@ -274,7 +275,9 @@ def _uploader(session: Session, job: IngestJob) -> Principal:
     )
 
 
-def run_next_job(settings: Settings, store: Store) -> bool:
+def run_next_job(
+    settings: Settings, store: Store, security: SecuritySettings | None = None
+) -> bool:
     """Run the oldest queued job to its end; False when none was queued."""
     job_id = _claim(store)
     if job_id is None:
@@ -285,7 +288,7 @@ def run_next_job(settings: Settings, store: Store) -> bool:
         principal = _uploader(session, job)
         case = session.get(Case, job.case_id) if job.case_id is not None else None
         source, filename, evidence = job.source, job.filename, job.evidence
-    ctx = Context(settings=settings, store=store, principal=principal)
+    ctx = Context(settings=settings, store=store, principal=principal, security=security)
     # One work folder per source, so a later upload into the same source is read from the
     # same origin and adds to it (each job's file is named by its job, and removed after).
     folder = hashlib.sha256(source.encode()).hexdigest()[:16]

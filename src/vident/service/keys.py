@@ -22,7 +22,7 @@ class KeyringUnavailable(ServiceError):
 
 def open_keyring(ctx: Context, security: SecuritySettings | None = None) -> Keyring:
     """The keyring of the context's data directory, made on first use."""
-    security = security or defaults()
+    security = security or ctx.security or defaults()
     try:
         return Keyring.open(ctx.settings.data, security.passphrase)
     except KeyringError as exc:

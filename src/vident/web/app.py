@@ -52,7 +52,8 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
     """The API over the initialised store of ``settings`` (NotFound when there is none)."""
     store = open_store(settings)
 
-    runner = JobRunner(settings, store)
+    security = security or SecuritySettings()
+    runner = JobRunner(settings, store, security)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,9 +73,7 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         docs_url=None,
         redoc_url=None,
     )
-    app.state.vident = WebState(
-        settings=settings, security=security or SecuritySettings(), store=store, jobs=runner
-    )
+    app.state.vident = WebState(settings=settings, security=security, store=store, jobs=runner)
     app.state.database_url = settings.database_url
     public = APIRouter(prefix=PREFIX)
     public.include_router(health.router)

@@ -62,6 +62,7 @@ def get_context(state: StateDep, principal: PrincipalDep) -> Context:
         store=state.store,
         principal=principal,
         shared_indexes=state.indexes,
+        security=state.security,
     )
 
 
@@ -72,6 +73,7 @@ def get_anonymous_context(state: StateDep) -> Context:
         store=state.store,
         principal=ANONYMOUS,
         shared_indexes=state.indexes,
+        security=state.security,
     )
 
 

@@ -14,6 +14,7 @@ import logging
 import threading
 
 from vident.config import Settings
+from vident.security.settings import SecuritySettings
 from vident.service.jobs import requeue_interrupted, run_next_job
 from vident.store.db import Store
 
@@ -23,9 +24,12 @@ POLL_SECONDS = 5.0
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, security: SecuritySettings | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.security = security
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="vident-jobs", daemon=True)
@@ -58,7 +62,7 @@ class JobRunner:
         while not self.stopping.is_set():
             self.wake.clear()
             try:
-                ran = run_next_job(self.settings, self.store)
+                ran = run_next_job(self.settings, self.store, self.security)
             except Exception as exc:
                 log.error("cannot look for ingest jobs: %s", exc)
                 ran = False
