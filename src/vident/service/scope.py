@@ -18,6 +18,7 @@ identified, but not the source, file path or case it came from (see :func:`redac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
@@ -127,25 +128,30 @@ def visible_subjects(sight: Sight) -> ColumnElement[bool]:
     return or_(Subject.agency_id.is_(None), own, Subject.id.in_(in_visible_series))
 
 
+def _seen(
+    ctx: Context,
+    session: Session,
+    row_id: InstrumentedAttribute[int],
+    wanted: int,
+    visible: Callable[[Sight], ColumnElement[bool]],
+) -> bool:
+    """Whether the row ``wanted`` of ``row_id``'s table passes ``visible`` for the principal."""
+    sight = sight_of(ctx, session)
+    if sight.everything:
+        return True
+    return session.scalar(select(row_id).where(row_id == wanted, visible(sight))) is not None
+
+
 def check_source(ctx: Context, session: Session, source: Source) -> Source:
     """``source`` if the principal sees it, else NotFound worded like a missing source."""
-    sight = sight_of(ctx, session)
-    if not sight.everything:
-        seen = session.scalar(
-            select(Source.id).where(Source.id == source.id, visible_sources(sight))
-        )
-        if seen is None:
-            raise NotFound(f"no source named {source.name!r}")
+    if not _seen(ctx, session, Source.id, source.id, visible_sources):
+        raise NotFound(f"no source named {source.name!r}")
     return source
 
 
 def media_seen(ctx: Context, session: Session, media_id: int) -> bool:
     """Whether the principal sees the media ``media_id``."""
-    sight = sight_of(ctx, session)
-    if sight.everything:
-        return True
-    seen = session.scalar(select(Media.id).where(Media.id == media_id, visible_media(sight)))
-    return seen is not None
+    return _seen(ctx, session, Media.id, media_id, visible_media)
 
 
 def check_media(ctx: Context, session: Session, media_id: int, shown: str) -> int:
@@ -156,24 +162,16 @@ def check_media(ctx: Context, session: Session, media_id: int, shown: str) -> in
 
 
 def check_series(ctx: Context, session: Session, series: Series) -> Series:
-    sight = sight_of(ctx, session)
-    if not sight.everything:
-        seen = session.scalar(
-            select(Series.id).where(Series.id == series.id, visible_series(sight))
-        )
-        if seen is None:
-            raise NotFound(f"no series named {series.name!r}: add it first")
+    """``series`` if the principal sees it, else NotFound worded like a missing series."""
+    if not _seen(ctx, session, Series.id, series.id, visible_series):
+        raise NotFound(f"no series named {series.name!r}: add it first")
     return series
 
 
 def check_subject(ctx: Context, session: Session, subject: Subject) -> Subject:
-    sight = sight_of(ctx, session)
-    if not sight.everything:
-        seen = session.scalar(
-            select(Subject.id).where(Subject.id == subject.id, visible_subjects(sight))
-        )
-        if seen is None:
-            raise NotFound(f"no {subject.kind} with code {subject.code!r}")
+    """``subject`` if the principal sees them, else NotFound worded like a missing code."""
+    if not _seen(ctx, session, Subject.id, subject.id, visible_subjects):
+        raise NotFound(f"no {subject.kind} with code {subject.code!r}")
     return subject
 
 
