@@ -30,7 +30,7 @@ from vident.service.context import Context, Principal, PrincipalKind, Role
 from vident.service.errors import Invalid, NotFound, ServiceError
 from vident.service.keys import open_keyring
 from vident.service.schemas import Model
-from vident.service.scope import sight_of
+from vident.service.scope import Sight, sight_of
 from vident.service.sources import ingest_source
 from vident.service.targets import claim_ingest_target, ensure_case
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
@@ -178,8 +178,7 @@ def submit_upload(
         return _out(session, row)
 
 
-def _visible(ctx: Context, session: Session, job: IngestJob) -> bool:
-    sight = sight_of(ctx, session)
+def _visible(sight: Sight, job: IngestJob) -> bool:
     return sight.everything or job.agency_id in (None, sight.agency_id)
 
 
@@ -188,7 +187,8 @@ def list_jobs(ctx: Context) -> JobListOut:
     """The ingest jobs of the principal's agency, newest first."""
     with ctx.store.reader() as session:
         rows = session.scalars(select(IngestJob).order_by(IngestJob.id.desc())).all()
-        return JobListOut(jobs=[_out(session, j) for j in rows if _visible(ctx, session, j)])
+        sight = sight_of(ctx, session)
+        return JobListOut(jobs=[_out(session, j) for j in rows if _visible(sight, j)])
 
 
 @use_case("job.show", SEE_MEDIA)
@@ -196,7 +196,7 @@ def show_job(ctx: Context, job_id: int) -> JobOut:
     """One ingest job and its progress (files, bytes, MB/s, seconds left)."""
     with ctx.store.reader() as session:
         job = session.get(IngestJob, job_id)
-        if job is None or not _visible(ctx, session, job):
+        if job is None or not _visible(sight_of(ctx, session), job):
             raise NotFound(f"no ingest job {job_id}")
         return _out(session, job)
 

@@ -22,6 +22,7 @@ from vident.match.links import Linker
 from vident.match.probe import describe_probe, probe_file, probe_media
 from vident.media.errors import MediaError
 from vident.service.context import Context
+from vident.service.domain import parse_sha256
 from vident.service.errors import Invalid, NotFound
 from vident.service.schemas import Model
 from vident.service.scope import NOT_SHARED, check_media, seen_sources
@@ -180,17 +181,6 @@ def find_similar_media(
         described["text"] = None
     query = FileQueryOut.model_validate({**described, "path": str(file)})
     return SimilarOut(query=query, results=results)
-
-
-def parse_sha256(text: str) -> bytes:
-    """The 32 bytes of a SHA-256 written in hexadecimal, or :class:`Invalid`."""
-    try:
-        digest = bytes.fromhex(text.strip())
-    except ValueError:
-        raise Invalid(f"{text!r} is not a SHA-256 in hexadecimal") from None
-    if len(digest) != 32:
-        raise Invalid(f"a SHA-256 has 64 hex digits, got {len(text.strip())}")
-    return digest
 
 
 @use_case("related.query", SEE_MEDIA)
