@@ -65,7 +65,7 @@ def required_scope(method: str, path: str) -> str:
     return "write"
 
 
-def _principal(ctx: Context, user: UserOut, kind: PrincipalKind) -> Principal:
+def principal_of(ctx: Context, user: UserOut, kind: PrincipalKind) -> Principal:
     agency_id = agency_by_name(ctx, user.agency).id if user.agency is not None else None
     return Principal(
         name=user.username, kind=kind, role=user.role, agency_id=agency_id, user_id=user.id
@@ -90,7 +90,7 @@ def authenticate(
                 f"this API token lacks the {needed!r} scope: ask an administrator for a token "
                 "that has it"
             )
-        return _principal(ctx, identity.user, PrincipalKind.TOKEN)
+        return principal_of(ctx, identity.user, PrincipalKind.TOKEN)
     secret = request.cookies.get(COOKIE)
     if not secret:
         raise Unauthenticated("no credentials: log in or send an API token")
@@ -102,4 +102,4 @@ def authenticate(
                 f"a change made with a session cookie needs the {CSRF_HEADER} header holding "
                 "the CSRF token given at login"
             )
-    return _principal(ctx, session.user, PrincipalKind.USER)
+    return principal_of(ctx, session.user, PrincipalKind.USER)

@@ -22,8 +22,9 @@ from vident.service.sessions import SessionOut, login, revoke_session, touch_ses
 from vident.web.auth import COOKIE, cookie_secure, csrf_token, remote_of
 from vident.web.deps import AnonymousContextDep, SecurityDep
 from vident.web.pages.render import _, page
+from vident.web.pages.session import PageRoute, ViewerDep, local_next
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 #: The cookie path of a session opened by a page (the API's own login uses ``/api/``).
 COOKIE_PATH = "/"
 #: Longest accepted form fields, as the API's login body allows.
@@ -58,17 +59,22 @@ def _session(request: Request, ctx: Context, security: SecuritySettings) -> Sess
         return None
 
 
-def _login_form(username: str = "", error: str | None = None, status_code: int = 200) -> Response:
-    context = {"title": _("Sign in"), "username": username, "error": error}
+def _login_form(
+    username: str = "", error: str | None = None, status_code: int = 200, next_path: str = "/"
+) -> Response:
+    context = {"title": _("Sign in"), "username": username, "error": error, "next": next_path}
     return page("login.html", context, status_code)
 
 
 @router.get("/login")
-def login_page(request: Request, ctx: AnonymousContextDep, security: SecurityDep) -> Response:
-    """The sign-in form; someone already signed in goes to the dashboard."""
+def login_page(
+    request: Request, ctx: AnonymousContextDep, security: SecurityDep, next: str = "/"
+) -> Response:
+    """The sign-in form; someone already signed in goes on to ``next`` (a local path)."""
+    target = local_next(next)
     if _session(request, ctx, security) is not None:
-        return _see_other("/")
-    return _login_form()
+        return _see_other(target)
+    return _login_form(next_path=target)
 
 
 @router.post("/login")
@@ -79,8 +85,10 @@ def login_submit(
     username: FormText = "",
     password: FormText = "",
     code: FormText = "",
+    next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
-    """Check password and one-time code; on success set the session cookie and go to ``/``."""
+    """Check password and one-time code; on success set the session cookie and go on to
+    ``next`` (a path of this server only)."""
     if not _same_origin(request):
         return _refused(
             _(
@@ -92,12 +100,13 @@ def login_submit(
     fields = {"username": username, "password": password, "code": code}
     too_long = [name for name, value in fields.items() if len(value) > _LIMITS[name]]
     if too_long:
-        return _login_form("", _("The %(field)s is too long.") % {"field": too_long[0]}, 422)
+        message = _("The %(field)s is too long.") % {"field": too_long[0]}
+        return _login_form("", message, 422, local_next(next_path))
     try:
         opened = login(ctx, username, password, code, security=security, remote=remote_of(request))
     except ServiceError as refused:
-        return _login_form(username, str(refused), refused.status)
-    response = _see_other("/")
+        return _login_form(username, str(refused), refused.status, local_next(next_path))
+    response = _see_other(local_next(next_path))
     response.set_cookie(
         COOKIE,
         opened.secret,
@@ -111,20 +120,9 @@ def login_submit(
 
 
 @router.get("/")
-def dashboard(request: Request, ctx: AnonymousContextDep, security: SecurityDep) -> Response:
-    """Who is signed in, and the sign-out button; the sign-in form for everyone else."""
-    session = _session(request, ctx, security)
-    if session is None:
-        return _see_other("/login")
-    user = session.user
-    context = {
-        "title": _("Dashboard"),
-        "user": user.username,
-        "role": user.role.value,
-        "agency": user.agency if user.agency is not None else _("no agency"),
-        "csrf_token": csrf_token(request.cookies[COOKIE]),
-    }
-    return page("dashboard.html", context)
+def dashboard(viewer: ViewerDep) -> Response:
+    """Where a signed-in analyst lands."""
+    return viewer.render("dashboard.html", {"title": _("Dashboard")})
 
 
 @router.post("/logout")

@@ -1,0 +1,9 @@
+"""The signed-in analyst's own account: wellbeing settings, sessions, TOTP enrolment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vident.web.pages.session import PageRoute
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -1,0 +1,9 @@
+"""The audit trail for auditors: filterable events and the chain check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vident.web.pages.session import PageRoute
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -1,0 +1,9 @@
+"""One media in detail, and two side by side."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vident.web.pages.session import PageRoute
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -1,0 +1,9 @@
+"""Person candidates as face grids: confirm, split, merge, reject, move and label."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vident.web.pages.session import PageRoute
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -1,0 +1,9 @@
+"""Cases, series, victims, offenders, locations and clues: lists, details and edit forms."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vident.web.pages.session import PageRoute
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
