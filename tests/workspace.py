@@ -18,6 +18,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,21 +30,34 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
+from PIL import Image, ImageDraw, ImageFont
+from PIL.ExifTags import Base
 from playwright.sync_api import Browser
 
 from tests.browser import Watched, chromium, live_server, missing_browser, watched_page
 from vident.config import Settings
 from vident.demo.__main__ import run as run_demo
+from vident.demo.synthetic import photo_like
 from vident.service.agencies import add_agency
 from vident.service.context import Role, local_operator, open_context
 from vident.service.sessions import login
 from vident.service.users import EnrolmentOut, add_user, bootstrap_admin
+from vident.store.db import Store, upgrade
 from vident.web.app import create_app
 from vident.web.auth import COOKIE, csrf_token
 
 PASSWORD = "a fine long password for tests"
 AGENCY = "Kripo Berlin"
 OTHER_AGENCY = "Met"
+#: A seizure whose names, EXIF and printed text are markup, as a hostile device's could be.
+HOSTILE_SOURCE = "hostile-seizure"
+#: What a page must show as text and never run (each would open a dialog or fail the CSP).
+HOSTILE_NAMES = (
+    "<script src=data:,alert('name')>.jpg",
+    '"><img src=x onerror=alert(1)>.jpg',
+    "<svg onload=alert(2)>.png",
+)
+HOSTILE_EXIF = "<img src=x onerror=alert('exif')>"
 #: username -> (agency, role) of the accounts the workspace makes (besides ``root``).
 ACCOUNTS: dict[str, tuple[str, Role]] = {
     "ana": (AGENCY, Role.ANALYST),
@@ -95,12 +110,36 @@ class Workspace:
             assert watched.dialogs == [], f"a dialog opened: {watched.dialogs}"
 
 
+def hostile_seizure(folder: Path) -> Path:
+    """Pictures named, tagged and printed with markup (a zip member too), in ``folder``."""
+    folder.mkdir(parents=True)
+    for index, name in enumerate(HOSTILE_NAMES):
+        picture = photo_like(480, 360, 9100 + index)
+        exif = Image.Exif()
+        exif[Base.Make] = HOSTILE_EXIF
+        exif[Base.Model] = "<script>alert('model')</script>"
+        exif[Base.Artist] = "</textarea><b onmouseover=alert(3)>x</b>"
+        kind = "PNG" if name.endswith(".png") else "JPEG"
+        picture.save(folder / name, kind, exif=exif.tobytes())
+    page = Image.new("RGB", (900, 300), "white")
+    font = ImageFont.load_default(size=40)
+    ImageDraw.Draw(page).text((20, 110), "<script>alert(4)</script> harbour", "black", font=font)
+    page.save(folder / "<b>note<b>.png")
+    return folder
+
+
+def _ingest(data: Path, folder: Path, source: str) -> None:
+    command = [sys.executable, "-m", "vident", "--data", str(data), "ingest", str(folder)]
+    subprocess.run([*command, "--source", source], check=True, capture_output=True)
+
+
 def build_workspace(data: Path) -> tuple[Settings, dict[str, str], dict[str, str]]:
     """The demo ingested into ``data`` plus the accounts; (settings, expected, totp secrets)."""
     with contextlib.redirect_stdout(io.StringIO()):
         status = run_demo(data, fresh=True)
     assert status == 0, "the demo's verdicts differ from the expected ones"
     expected: dict[str, Any] = json.loads((data / "expected.json").read_text())
+    _ingest(data, hostile_seizure(data / "hostile"), HOSTILE_SOURCE)
     settings = Settings(data=data)
     ctx = open_context(settings, local_operator(settings))
     until = date.today() + timedelta(days=365)
@@ -131,6 +170,12 @@ def cached_workspace(data: Path) -> tuple[Settings, dict[str, str], dict[str, st
             _settings, expected, secrets = build_workspace(built)
             facts.write_text(json.dumps({"expected": expected, "totp": secrets}))
         shutil.copytree(built, data)
+    # A cache built before a newer migration is brought up to the schema of this checkout.
+    copied = Store(Settings(data=data).database_url)
+    try:
+        upgrade(copied.engine)
+    finally:
+        copied.dispose()
     saved = json.loads(facts.read_text())
     return Settings(data=data), saved["expected"], saved["totp"]
 

@@ -168,10 +168,11 @@ def triage_source(
     earlier material make ``related``; without one only hashes and PDQ are asked.
     """
     items: list[TriageItem] = []
+    linked: dict[bytes, tuple[Verdict, list[Reason]] | None] = {}
     for rows in _chunks(session, source.id):
         chunk = _triage_chunk(session, source.id, rows, indexes, thresholds)
         if linker is not None:
-            _add_links(session, source.id, rows, chunk, linker)
+            _add_links(session, source.id, rows, chunk, linker, linked)
         mark_series(session, chunk)
         items.extend(chunk)
     return TriageReport(source=source.name, items=items)
@@ -222,18 +223,31 @@ def _noted(reason: Reason, note: tuple[str, str | None] | None) -> Reason:
 
 
 def _add_links(
-    session: Session, source_id: int, rows: list[_Row], items: list[TriageItem], linker: Linker
+    session: Session,
+    source_id: int,
+    rows: list[_Row],
+    items: list[TriageItem],
+    linker: Linker,
+    linked: dict[bytes, tuple[Verdict, list[Reason]] | None],
 ) -> None:
-    """Crops verified by local features (near), then strong links to earlier sources (related)."""
+    """Crops verified by local features (near), then strong links to earlier sources (related).
+
+    ``linked`` keeps each media's answer for the rest of the run: a seizure holds many copies
+    of one file (backups, thumbnails caches, chat exports), and the links of a media do not
+    depend on which of its copies asks.
+    """
     from vident.match.probe import probe_media
 
     for item, row in zip(items, rows, strict=True):
-        if item.verdict is not Verdict.NEW or row[3] is None:
+        sha256 = row[3]
+        if item.verdict is not Verdict.NEW or sha256 is None:
             continue
-        probe = probe_media(session, row[3], linker.settings.pdq_min_quality)
-        found = link_verdict(linker, probe, before_source=source_id)
+        if sha256 not in linked:
+            probe = probe_media(session, sha256, linker.settings.pdq_min_quality)
+            linked[sha256] = link_verdict(linker, probe, before_source=source_id)
+        found = linked[sha256]
         if found is not None:
-            item.verdict, item.reasons = found
+            item.verdict, item.reasons = found[0], list(found[1])
 
 
 def near_links(linker: Linker, probe: Probe) -> list[Link]:
