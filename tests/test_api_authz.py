@@ -56,7 +56,9 @@ from vident.service.sources import ingest_source
 from vident.service.tokens import create_token
 from vident.service.users import add_user
 from vident.service.victims import add_offender, add_victim
+from vident.signals.base import SignalValue
 from vident.signals.registry import get
+from vident.store.derived import write_signals
 from vident.store.models import Case, Face, Media, Person, Source
 from vident.web.app import create_app
 
@@ -188,6 +190,26 @@ def _move(w: World) -> Call:
     return Call(f"/faces/{faces[0]}/move", json={"person": target})
 
 
+def _face_preview(w: World) -> Call:
+    """A face in Met's ingested picture (which has a sealed preview to cut it from)."""
+    with w.op.store.session() as session:
+        face = session.scalar(select(Face.id).where(Face.media_id == w.media_id))
+        if face is None:
+            detail = {"faces": [{"box": [4, 4, 20, 20], "landmarks": None, "score": 1.0}]}
+            vector = faces_of(0, 1)[0]
+            value = SignalValue(
+                kind="face",
+                version=1,
+                value=vector.tobytes(),
+                model=get("face").model,
+                detail=detail,
+            )
+            write_signals(session, [(w.media_id, value)])
+            face = session.scalar(select(Face.id).where(Face.media_id == w.media_id))
+    assert face is not None
+    return Call(f"/faces/{face}/preview", params={"reveal": 1})
+
+
 def _unfile(w: World) -> Call:
     add_series_media(w.met, "S-Met", [w.sha2])
     return Call(f"/series/S-Met/media/{w.sha2}")
@@ -244,6 +266,10 @@ RULES: dict[tuple[str, str], Rule] = {
         SEE_MEDIA, Scope.HIDDEN, lambda w: Call(f"/media/{w.sha}/related")
     ),
     ("GET", "/text"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/text", params={"q": "met"})),
+    # compare: media.compare (SEE_MEDIA), both media must be seen
+    ("GET", "/compare"): Rule(
+        SEE_MEDIA, Scope.HIDDEN, lambda w: Call("/compare", params={"a": w.sha, "b": w.sha2})
+    ),
     # previews: media.preview and media.reveal (SEE_MEDIA)
     ("GET", "/media/{sha256}/preview"): Rule(
         SEE_MEDIA, Scope.HIDDEN, lambda w: Call(f"/media/{w.sha}/preview", params={"reveal": 1})
@@ -263,6 +289,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/people/{person_id}/split"): Rule(WORK, Scope.HIDDEN, _split),
     ("POST", "/faces/{face_id}/reject"): Rule(WORK, Scope.HIDDEN, _reject),
     ("POST", "/faces/{face_id}/move"): Rule(WORK, Scope.HIDDEN, _move),
+    # face crops: face.preview and face.reveal (SEE_MEDIA)
+    ("GET", "/faces/{face_id}/preview"): Rule(SEE_MEDIA, Scope.HIDDEN, _face_preview),
     # hash sets: hashset.list (SEE_MEDIA), import and export (WORK_ON_MEDIA); instance-wide
     ("GET", "/hashsets"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/hashsets")),
     ("POST", "/hashsets"): Rule(
@@ -394,6 +422,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("DELETE", "/tokens/{token_id}"): Rule(ADMINS, Scope.STAFF, _token_to_revoke),
     ("GET", "/me"): Rule(EVERY, Scope.GLOBAL, lambda w: Call("/me")),
+    # the caller's own wellbeing settings, week and sessions (wellbeing.*, session.*_own):
+    # every role, about themselves only; ending an id that is not one's own ends nothing
+    ("GET", "/me/wellbeing"): Rule(EVERY, Scope.GLOBAL, lambda w: Call("/me/wellbeing")),
+    ("PUT", "/me/wellbeing"): Rule(
+        EVERY,
+        Scope.GLOBAL,
+        lambda w: Call("/me/wellbeing", json={"blur": 10, "greyscale": True, "break_minutes": 0}),
+    ),
+    ("DELETE", "/me/wellbeing"): Rule(EVERY, Scope.GLOBAL, lambda w: Call("/me/wellbeing")),
+    ("GET", "/me/week"): Rule(EVERY, Scope.GLOBAL, lambda w: Call("/me/week")),
+    ("GET", "/me/sessions"): Rule(EVERY, Scope.GLOBAL, lambda w: Call("/me/sessions")),
+    ("DELETE", "/me/sessions/{session_id}"): Rule(
+        EVERY, Scope.GLOBAL, lambda w: Call("/me/sessions/987654")
+    ),
+    # agency wellbeing defaults: ADMINS, an agency administrator for their own agency only
+    ("GET", "/agencies/{name}/wellbeing"): Rule(
+        ADMINS, Scope.STAFF, lambda w: Call("/agencies/Met/wellbeing")
+    ),
+    ("PUT", "/agencies/{name}/wellbeing"): Rule(
+        ADMINS,
+        Scope.STAFF,
+        lambda w: Call(
+            "/agencies/Met/wellbeing", json={"blur": 14, "greyscale": True, "break_minutes": 50}
+        ),
+    ),
 }
 
 #: Routes that answer without credentials; checked on their own below.

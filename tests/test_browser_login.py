@@ -118,7 +118,10 @@ def test_sign_in_reaches_the_dashboard_and_sign_out_ends_the_session(
     assert urlparse(page.url).path == "/"
     expect(page.locator("main")).to_contain_text("Signed in as ana (analyst, Met)")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator("link[rel=stylesheet]")).to_have_count(1)
+    styles = page.locator("link[rel=stylesheet]").evaluate_all(
+        "links => links.map(l => l.getAttribute('href'))"
+    )
+    assert styles and all(href.startswith("/static/") for href in styles), styles
     assert page.locator("main h1").evaluate("e => getComputedStyle(e).fontFamily") != ""
     cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -90,7 +91,9 @@ class Workspace:
         return csrf_token(self.sessions[username])
 
     def code(self, username: str) -> str:
-        return pyotp.TOTP(self.totp[username]).now()
+        """A one-time code a sign-in form accepts now: the next time step's, since the
+        fixture's own sign-in used this step's and a code is never accepted twice."""
+        return pyotp.TOTP(self.totp[username]).at(time.time() + 30)
 
     @contextmanager
     def tab(self, browser: Browser, username: str | None = "ana") -> Iterator[Watched]:
@@ -180,12 +183,12 @@ def cached_workspace(data: Path) -> tuple[Settings, dict[str, str], dict[str, st
     return Settings(data=data), saved["expected"], saved["totp"]
 
 
-@pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+@contextmanager
+def served_workspace(data: Path) -> Iterator[Workspace]:
+    """A demo workspace of its own in ``data``, served, every account signed in once."""
     reason = missing_browser()
     if reason is not None:
         pytest.skip(reason)
-    data = tmp_path_factory.mktemp("workspace") / "demo-data"
     settings, expected, secrets = cached_workspace(data)
     with live_server(create_app(settings)) as base:
         served = Workspace(base=base, data=data, settings=settings, expected=expected)
@@ -198,6 +201,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
                 served.sessions[username] = opened.secret
         finally:
             ctx.close()
+        yield served
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """The workspace the page tests share (each keeps to names of its own when it changes)."""
+    with served_workspace(tmp_path_factory.mktemp("workspace") / "demo-data") as served:
         yield served
 
 

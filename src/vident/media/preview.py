@@ -5,9 +5,10 @@ RGB, reduced by draft mode), so it costs one resize and one small JPEG encode pe
 never a second decode of seized bytes. It carries no metadata: Pillow writes no EXIF unless
 asked to.
 
-The veiled form is what an analyst sees before choosing to look: greyscale and blurred so
-strongly that only the layout of the scene is left. It is made on the server, so the detail
-of an unrevealed picture never reaches the browser at all.
+The veiled form is what an analyst sees before choosing to look: by default greyscale and
+blurred so strongly that only the layout of the scene is left (each analyst may choose a
+lighter or stronger blur, and colour: see :mod:`vident.service.wellbeing`). It is made on
+the server, so the detail of an unrevealed picture never reaches the browser at all.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ LONGEST: Final = 320
 QUALITY: Final = 80
 #: Gaussian blur radius of a veiled copy at :data:`LONGEST` px; scaled for smaller pictures.
 BLUR_RADIUS: Final = 12.0
+#: Least blur radius of a veiled copy, in pixels, whatever the setting or the picture's size.
+MIN_BLUR: Final = 2.0
 
 
 def rendition(decoded: DecodedImage, longest: int = LONGEST) -> bytes:
@@ -46,16 +49,18 @@ def rendition(decoded: DecodedImage, longest: int = LONGEST) -> bytes:
     return buffer.getvalue()
 
 
-def veiled(jpeg: bytes) -> bytes:
-    """``jpeg`` (a rendition made by :func:`rendition`) in greyscale and strongly blurred.
+def veiled(jpeg: bytes, *, blur: float = BLUR_RADIUS, greyscale: bool = True) -> bytes:
+    """``jpeg`` (a rendition made by :func:`rendition`) blurred, in greyscale by default.
 
-    Only renditions vident made itself are passed here (decrypted with an authenticated
-    cipher), never seized bytes, so no decoding limits apply.
+    ``blur`` is the Gaussian radius at :data:`LONGEST` px (scaled for smaller pictures); it is
+    never below :data:`MIN_BLUR` px, so a veiled copy is never the picture itself. Only
+    renditions vident made itself are passed here (decrypted with an authenticated cipher),
+    never seized bytes, so no decoding limits apply.
     """
     with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as opened:
-        grey = opened.convert("L")
-    radius = BLUR_RADIUS * max(grey.size) / LONGEST
-    blurred = grey.filter(ImageFilter.GaussianBlur(radius=max(radius, 2.0)))
+        picture = opened.convert("L" if greyscale else "RGB")
+    radius = blur * max(picture.size) / LONGEST
+    blurred = picture.filter(ImageFilter.GaussianBlur(radius=max(radius, MIN_BLUR)))
     buffer = io.BytesIO()
     blurred.save(buffer, "JPEG", quality=QUALITY)
     return buffer.getvalue()

@@ -7,7 +7,7 @@ paging through every source and series of the store.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vident.service.cases import CaseOut
 from vident.service.context import Context
@@ -16,7 +16,7 @@ from vident.service.errors import NotFound
 from vident.service.schemas import Model
 from vident.service.scope import sight_of, visible_cases, visible_series, visible_sources
 from vident.service.use_case import use_case
-from vident.store.models import Case, Source
+from vident.store.models import Case, Occurrence, Source
 from vident.store.models_cases import CaseOwner, Series
 from vident.store.models_security import Agency
 
@@ -27,6 +27,8 @@ class CaseDetailOut(Model):
     sources: list[str]
     #: Names of the series started within the case, by name.
     series: list[str]
+    #: How many distinct media the case's sources (those the principal sees) hold.
+    media: int = 0
 
 
 @use_case("case.show", READ)
@@ -55,6 +57,11 @@ def show_case(ctx: Context, name: str) -> CaseDetailOut:
             .where(Series.case_id == case.id, visible_series(sight))
             .order_by(Series.name)
         ).all()
+        media = session.scalar(
+            select(func.count(func.distinct(Occurrence.media_id)))
+            .join(Source, Source.id == Occurrence.source_id)
+            .where(Source.case_id == case.id, visible_sources(sight))
+        )
         return CaseDetailOut(
             case=CaseOut(
                 id=case.id,
@@ -65,4 +72,5 @@ def show_case(ctx: Context, name: str) -> CaseDetailOut:
             ),
             sources=list(sources),
             series=list(series),
+            media=media or 0,
         )

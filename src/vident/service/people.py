@@ -11,9 +11,11 @@ Only :func:`cluster_people` takes the writer lock; see its docstring.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
-from typing import Literal
+from typing import Final, Literal
 
+from PIL import Image
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,14 +23,16 @@ from sqlalchemy.orm import Session
 from vident.cases import people as cases
 from vident.ingest.lock import writer_lock
 from vident.match.links import describe_media
+from vident.media.preview import QUALITY, veiled
 from vident.service.context import Context
 from vident.service.errors import Conflict, Forbidden, Invalid, NotFound
 from vident.service.failures import translated
+from vident.service.previews import PreviewOut, _rendition
 from vident.service.schemas import Model
 from vident.service.scope import NOT_SHARED, seen_sources, sight_of, visible_media
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
 from vident.signals.registry import get
-from vident.store.models import Face, Media, Person
+from vident.store.models import Case, Face, Media, Person, Source
 
 __all__ = [
     "ClusterOut",
@@ -39,6 +43,7 @@ __all__ = [
     "PersonOut",
     "cluster_people",
     "confirm_person",
+    "face_preview",
     "label_person",
     "list_people",
     "merge_people",
@@ -62,6 +67,9 @@ class PersonOut(Model):
     faces: int
     media: int
     sources: list[str] = Field(description="Sources holding any of its pictures, sorted.")
+    cases: list[str] = Field(
+        default_factory=list, description="Cases of those sources the principal sees, sorted."
+    )
     sample_faces: list[int] = Field(description="A few face ids, best quality first.")
 
 
@@ -90,6 +98,10 @@ class PersonFaceOut(Model):
 class PersonFacesOut(Model):
     person: int
     faces: list[PersonFaceOut]
+    cases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source name -> its case's name, for the faces' sources in a case.",
+    )
 
 
 class ClusterOut(Model):
@@ -214,8 +226,12 @@ def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
         found = cases.list_people(session, _face_model(), min_faces=min_faces)
         sight = sight_of(ctx, session)
         if sight.everything:
-            return PeopleOut(people=[_person_out(s, set(s.sources), set()) for s in found])
+            cases_of = _cases_of(session, {n for s in found for n in s.sources})
+            return PeopleOut(
+                people=[_person_out(s, set(s.sources), set(), cases_of) for s in found]
+            )
         seen_names = seen_sources(ctx, session, {n for s in found for n in s.sources})
+        cases_of = _cases_of(session, seen_names)
         faces = (
             set(
                 session.scalars(
@@ -228,11 +244,30 @@ def list_people(ctx: Context, *, min_faces: int = 1) -> PeopleOut:
             else set()
         )
     shown = [s for s in found if any(n in seen_names for n in s.sources)]
-    return PeopleOut(people=[_person_out(s, seen_names, faces) for s in shown])
+    return PeopleOut(people=[_person_out(s, seen_names, faces, cases_of) for s in shown])
 
 
-def _person_out(found: cases.PersonSummary, seen: set[str], hidden_faces: set[int]) -> PersonOut:
+def _cases_of(session: Session, names: set[str]) -> dict[str, str]:
+    """Source name -> its case's name, for the ``names`` that are in a case (call it with
+    sources the principal sees only: a source they see is in a case they see)."""
+    if not names:
+        return {}
+    rows = session.execute(
+        select(Source.name, Case.name)
+        .join(Case, Case.id == Source.case_id)
+        .where(Source.name.in_(names))
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def _person_out(
+    found: cases.PersonSummary,
+    seen: set[str],
+    hidden_faces: set[int],
+    cases_of: dict[str, str],
+) -> PersonOut:
     sources = sorted({n if n in seen else NOT_SHARED for n in found.sources})
+    in_cases = sorted({cases_of[n] for n in found.sources if n in seen and n in cases_of})
     return PersonOut(
         id=found.id,
         model=found.model,
@@ -241,6 +276,7 @@ def _person_out(found: cases.PersonSummary, seen: set[str], hidden_faces: set[in
         faces=found.faces,
         media=found.media,
         sources=sources,
+        cases=in_cases,
         sample_faces=[f for f in found.sample_faces if f not in hidden_faces],
     )
 
@@ -253,6 +289,10 @@ def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
         faces = cases.person_faces(session, person_id)
         refs = describe_media(session, (f.media_id for f in faces))
         hidden = _hidden_media(ctx, session, {f.media_id for f in faces})
+        cases_of = _cases_of(
+            session,
+            {r.source for m, r in refs.items() if m not in hidden and r.source is not None},
+        )
     rows = []
     for face in faces:
         ref = refs.get(face.media_id) if face.media_id not in hidden else None
@@ -271,7 +311,7 @@ def show_person(ctx: Context, person_id: int) -> PersonFacesOut:
                 source=ref.source if ref else NOT_SHARED if face.media_id in hidden else None,
             )
         )
-    return PersonFacesOut(person=person_id, faces=rows)
+    return PersonFacesOut(person=person_id, faces=rows, cases=cases_of)
 
 
 @use_case("people.cluster", WORK_ON_MEDIA)
@@ -384,3 +424,80 @@ def label_person(ctx: Context, person_id: int, text: str | None) -> DecisionOut:
         _decidable(ctx, session, [person_id], [])
         label = cases.label(session, person_id, text).label
     return DecisionOut(action="label", person=person_id, label=label, actor=who)
+
+
+# --- face crops -------------------------------------------------------------------------------
+# A face is shown cut from its media's rendition (the small picture ingest sealed), veiled
+# like a media preview unless the analyst reveals it, and each reveal is audited on its own
+# (``face.reveal``), as ``media.reveal`` is for whole pictures.
+
+#: Longest side of a face crop, in pixels: big enough that the veil's blur hides the face.
+FACE_SIDE: Final = 160
+#: Context kept around a face's box, as a share of the box's size on each side.
+FACE_MARGIN: Final = 0.25
+
+
+def face_preview(ctx: Context, face_id: int, *, reveal: bool) -> PreviewOut:
+    """The face ``face_id`` cut from its picture: veiled, or as it is when ``reveal``."""
+    if reveal:
+        return revealed_face(ctx, face_id)
+    return veiled_face(ctx, face_id)
+
+
+@use_case("face.preview", SEE_MEDIA)
+def veiled_face(ctx: Context, face_id: int) -> PreviewOut:
+    """The face ``face_id`` in greyscale and strongly blurred."""
+    return PreviewOut(content=veiled(_face_crop(ctx, face_id)))
+
+
+@use_case("face.reveal", SEE_MEDIA)
+def revealed_face(ctx: Context, face_id: int) -> PreviewOut:
+    """The face ``face_id`` as it is: the analyst chose to look."""
+    return PreviewOut(content=_face_crop(ctx, face_id))
+
+
+def _face_crop(ctx: Context, face_id: int) -> bytes:
+    """A JPEG of the face's box (with a margin) in its media's rendition, or NotFound.
+
+    The box is in the picture's pixels and the rendition is smaller, so the box is scaled by
+    the rendition's size over the picture's. A face in a video's keyframe gets the whole
+    rendition (it was not made from that frame), as does a picture of unknown size.
+    """
+    _check_ids("face", face_id)
+    with ctx.store.reader() as session:
+        row = session.execute(
+            select(Face, Media).join(Media, Media.id == Face.media_id).where(Face.id == face_id)
+        ).first()
+        if row is None or _hidden_media(ctx, session, {row[0].media_id}):
+            raise NotFound(f"no face {face_id}")
+        face, media = row
+        box = (face.box_x, face.box_y, face.box_w, face.box_h)
+        still = media.media_type == "image" and face.frame == 0
+        size = (media.width, media.height) if still and media.width and media.height else None
+        sha = media.sha256.hex()
+    whole = _rendition(ctx, sha)
+    with Image.open(io.BytesIO(whole), formats=("JPEG",)) as opened:
+        picture = opened.convert("RGB")
+    if size is not None:
+        picture = picture.crop(_scaled_box(box, size, picture.size))
+    scale = FACE_SIDE / max(picture.size)
+    wanted = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    picture = picture.resize(wanted, Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=QUALITY)
+    return buffer.getvalue()
+
+
+def _scaled_box(
+    box: tuple[int, int, int, int], original: tuple[int, int], shown: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """``box`` (x, y, width, height in ``original`` pixels) with a margin, as a crop box
+    (left, top, right, bottom) of the ``shown`` rendition, kept inside it and never empty."""
+    x, y, w, h = box
+    fx, fy = shown[0] / original[0], shown[1] / original[1]
+    mx, my = w * FACE_MARGIN, h * FACE_MARGIN
+    left = min(max(0, round((x - mx) * fx)), shown[0] - 1)
+    top = min(max(0, round((y - my) * fy)), shown[1] - 1)
+    right = max(left + 1, min(shown[0], round((x + w + mx) * fx)))
+    bottom = max(top + 1, min(shown[1], round((y + h + my) * fy)))
+    return left, top, right, bottom

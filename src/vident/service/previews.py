@@ -1,7 +1,8 @@
 """Previews of stored pictures, veiled unless the analyst chooses to look.
 
 Analyst wellbeing by default: a preview is served greyscale and strongly blurred, enough to
-tell a room from a document, and the picture itself only when the analyst reveals it. The
+tell a room from a document (or as the analyst or their agency chose: see
+:mod:`vident.service.wellbeing`), and the picture itself only when the analyst reveals it. The
 veil is applied here, on the server, so an unrevealed picture's detail never reaches the
 browser; each reveal is its own audit event (``media.reveal``), apart from veiled views
 (``media.preview``), so the trail shows who actually looked at what.
@@ -25,6 +26,7 @@ from vident.service.schemas import Model
 from vident.service.scope import check_media
 from vident.service.similar import parse_sha256
 from vident.service.use_case import SEE_MEDIA, use_case
+from vident.service.wellbeing import veil_of
 from vident.store.models import Media
 from vident.store.previews import Sealer, read_preview
 
@@ -71,8 +73,12 @@ def preview(ctx: Context, sha256: str, *, reveal: bool) -> PreviewOut:
 
 @use_case("media.preview", SEE_MEDIA)
 def veiled_preview(ctx: Context, sha256: str) -> PreviewOut:
-    """The preview of ``sha256`` in greyscale and strongly blurred."""
-    return PreviewOut(content=veiled(_rendition(ctx, sha256)))
+    """The preview of ``sha256`` veiled as the caller chose (by default greyscale and
+    strongly blurred)."""
+    veil = veil_of(ctx)
+    return PreviewOut(
+        content=veiled(_rendition(ctx, sha256), blur=veil.blur, greyscale=veil.greyscale)
+    )
 
 
 @use_case("media.reveal", SEE_MEDIA)

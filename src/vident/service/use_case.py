@@ -18,6 +18,7 @@ from vident.service.audit import record, require
 from vident.service.context import Context, Role
 from vident.service.errors import ServiceError
 from vident.service.failures import translated
+from vident.store.generation import move_on
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,7 +34,12 @@ MAINTAIN = frozenset({Role.SYSTEM_ADMIN})
 
 
 def use_case(action: str, allowed: frozenset[Role]) -> Callable[[UseCase[P, R]], UseCase[P, R]]:
-    """Check the principal's role before ``action`` and audit its outcome after it."""
+    """Check the principal's role before ``action``, audit its outcome after it, and move the
+    store's generation on after a use case that may change the store."""
+
+    # A use case a viewer may not call changes something: results kept from the store (see
+    # vident.store.generation) must not outlive it.
+    changes = Role.VIEWER not in allowed
 
     def wrap(function: UseCase[P, R]) -> UseCase[P, R]:
         @functools.wraps(function)
@@ -46,6 +52,11 @@ def use_case(action: str, allowed: frozenset[Role]) -> Callable[[UseCase[P, R]],
             except ServiceError as exc:
                 record(ctx, action, target, "failed", {"reason": str(exc)[:500]})
                 raise
+            finally:
+                if changes:
+                    # Even a change that failed half-way may have committed part of its work.
+                    with translated(ctx.settings.database_url):
+                        move_on(ctx.store)
             record(ctx, action, target)
             return result
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from vident.store import models, models_cases, models_jobs, models_security
+from vident.store import generation, models, models_cases, models_jobs, models_security
 from vident.store.base import Base
 
 #: The modules whose tables make up the store.
-TABLE_MODULES = (models, models_security, models_cases, models_jobs)
+TABLE_MODULES = (models, models_security, models_cases, models_jobs, generation)
 
 #: Every table of the store.
 metadata: MetaData = Base.metadata

@@ -326,3 +326,27 @@ class HashSetHash(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("hashset_entry.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WellbeingSetting(Base):
+    """How previews are veiled for one user, or an agency's default for its users.
+
+    Exactly one of ``user_id`` and ``agency_id`` is set. A user without a row of their own
+    gets their agency's row, and without that vident's default (greyscale, strong blur).
+    """
+
+    __tablename__ = "wellbeing_setting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), unique=True
+    )
+    agency_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agency.id", ondelete="CASCADE"), unique=True
+    )
+    #: Gaussian blur radius of a veiled preview at 320 px.
+    blur: Mapped[int] = mapped_column(Integer)
+    greyscale: Mapped[bool] = mapped_column(Boolean)
+    #: Minutes of a session after which a break is suggested; 0: never.
+    break_minutes: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -30,10 +30,12 @@ from vident.web.routers import (
     audit,
     auth,
     cases,
+    compare,
     exchange,
     hashsets,
     health,
     jobs,
+    me,
     people,
     places,
     previews,
@@ -91,8 +93,10 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         subjects,
         places,
         previews,
+        compare,
         audit,
         admin,
+        me,
     ):
         protected.include_router(module.router)
     app.include_router(public)

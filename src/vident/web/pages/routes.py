@@ -1,4 +1,4 @@
-"""Signing in and out in the browser, and the dashboard a signed-in analyst lands on.
+"""Signing in and out in the browser (the dashboard it lands on is in ``dashboard.py``).
 
 Signing in calls the same service use case as ``POST /api/v1/auth/login`` and sets the same
 HttpOnly, SameSite=Strict session cookie, for path ``/`` so that pages and the API both
@@ -21,8 +21,9 @@ from vident.service.errors import ServiceError
 from vident.service.sessions import SessionOut, login, revoke_session, touch_session
 from vident.web.auth import COOKIE, cookie_secure, csrf_token, remote_of
 from vident.web.deps import AnonymousContextDep, SecurityDep
+from vident.web.pages.account import enrolment_redirect
 from vident.web.pages.render import _, page
-from vident.web.pages.session import PageRoute, ViewerDep, local_next
+from vident.web.pages.session import PageRoute, local_next
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 #: The cookie path of a session opened by a page (the API's own login uses ``/api/``).
@@ -105,6 +106,10 @@ def login_submit(
     try:
         opened = login(ctx, username, password, code, security=security, remote=remote_of(request))
     except ServiceError as refused:
+        # A right password of an account whose authenticator was never set up: set it up.
+        enrol = enrolment_redirect(request, ctx, security, username, password, code)
+        if enrol is not None:
+            return enrol
         return _login_form(username, str(refused), refused.status, local_next(next_path))
     response = _see_other(local_next(next_path))
     response.set_cookie(
@@ -117,12 +122,6 @@ def login_submit(
         samesite="strict",
     )
     return response
-
-
-@router.get("/")
-def dashboard(viewer: ViewerDep) -> Response:
-    """Where a signed-in analyst lands."""
-    return viewer.render("dashboard.html", {"title": _("Dashboard")})
 
 
 @router.post("/logout")

@@ -62,13 +62,14 @@ def nav_for(role: Role) -> list[NavItem]:
     """The main menu of a role: nobody is shown a link to a page that would refuse them."""
     items = [
         NavItem("/", _("Dashboard")),
+        NavItem("/sources", _("Sources")),
         NavItem("/cases", _("Cases")),
         NavItem("/series", _("Series")),
         NavItem("/people", _("People")),
         NavItem("/search", _("Search")),
     ]
     if role in EDITORS:
-        items.insert(2, NavItem("/upload", _("Upload")))
+        items.insert(3, NavItem("/upload", _("Upload")))
     if role in AUDITORS:
         items.append(NavItem("/audit", _("Audit")))
     if role in ADMINS:

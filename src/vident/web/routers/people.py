@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from vident.service.people import (
@@ -12,6 +12,7 @@ from vident.service.people import (
     PersonFacesOut,
     PersonOut,
     confirm_person,
+    face_preview,
     label_person,
     list_people,
     merge_people,
@@ -98,3 +99,25 @@ def post_reject(face_id: int, ctx: ContextDep) -> DecisionOut:
 def post_move(face_id: int, body: MoveIn, ctx: ContextDep) -> DecisionOut:
     """The face belongs to the given person (a rejected face is taken back)."""
     return move_face(ctx, face_id, body.person)
+
+
+@router.get(
+    "/faces/{face_id}/preview",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG, 160 px at most."}},
+)
+def get_face_preview(
+    face_id: int,
+    ctx: ContextDep,
+    reveal: Annotated[
+        bool, Query(description="The face as it is, not veiled (audited as a reveal).")
+    ] = False,
+) -> Response:
+    """The face cut from its picture's preview: greyscale and blurred unless ``reveal``.
+
+    Each reveal is an audit event of its own (``face.reveal``), like a picture's.
+    """
+    made = face_preview(ctx, face_id, reveal=reveal)
+    return Response(
+        content=made.content, media_type=made.media_type, headers={"Cache-Control": "no-store"}
+    )
