@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
+from tests.browser import Watched
 from tests.workspace import (
     HOSTILE_EXIF,
     HOSTILE_NAMES,
@@ -46,9 +47,13 @@ INJECTED = (
 )
 
 
-def _nothing_injected(page: Page) -> None:
+def _nothing_injected(tab: Watched, timeout: float = 5_000) -> None:
+    """No element of the markup is in the page, and the CSP blocked nothing on it (a blocked
+    inline handler would mean markup reached the DOM as HTML)."""
     for selector in INJECTED:
-        expect(page.locator(selector)).to_have_count(0)
+        expect(tab.page.locator(selector)).to_have_count(0, timeout=timeout)
+    blocked = [m for m in tab.console_errors() if "Content Security Policy" in m]
+    assert blocked == [], blocked
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +76,13 @@ def test_the_sources_list_and_the_triage_grid_show_names_as_text(
         page = tab.page
         page.goto("/sources")
         expect(page.locator("main")).to_contain_text(HOSTILE_SOURCE)
-        _nothing_injected(page)
+        _nothing_injected(tab)
         page.goto(f"/sources/{HOSTILE_SOURCE}/triage")
         page.wait_for_load_state("networkidle")
         for name in HOSTILE_NAMES:
             expect(page.locator("main")).to_contain_text(name)
         expect(page.locator(".tile")).to_have_count(len(hostile))
-        _nothing_injected(page)
+        _nothing_injected(tab)
 
 
 def test_each_hostile_media_page_shows_its_name_and_exif_as_text(
@@ -92,7 +97,7 @@ def test_each_hostile_media_page_shows_its_name_and_exif_as_text(
             if item.path in HOSTILE_NAMES:
                 expect(page.locator("#exif")).to_contain_text(HOSTILE_EXIF)
                 expect(page.locator("#exif")).to_contain_text("<script>alert('model')</script>")
-            _nothing_injected(page)
+            _nothing_injected(tab)
 
 
 def test_the_text_search_shows_printed_markup_as_text(
@@ -107,7 +112,7 @@ def test_the_text_search_shows_printed_markup_as_text(
         tile = page.locator("#tiles .tile", has_text="<b>note<b>.png")
         expect(tile).to_have_count(1)
         expect(tile.locator(".snippet")).to_contain_text("harbour", ignore_case=True)
-        _nothing_injected(page)
+        _nothing_injected(tab)
 
 
 def test_a_series_and_a_clue_made_of_markup_show_as_text(
@@ -137,16 +142,37 @@ def test_a_series_and_a_clue_made_of_markup_show_as_text(
 
         page.goto("/series")
         expect(page.locator("main")).to_contain_text(SERIES)
-        _nothing_injected(page)
+        _nothing_injected(tab)
         page.goto(f"/series/{quote(SERIES, safe='')}")
         expect(page.locator("h1")).to_contain_text(SERIES)
         expect(page.locator("main")).to_contain_text(NOTE)
-        _nothing_injected(page)
+        _nothing_injected(tab)
         page.goto("/clues")
         expect(page.locator("main")).to_contain_text(CLUE_NOTE)
-        _nothing_injected(page)
+        _nothing_injected(tab)
         page.goto(f"/media/{sha}")
         page.wait_for_load_state("networkidle")
         expect(page.locator("main")).to_contain_text(CLUE_NOTE)
         expect(page.locator("main")).to_contain_text(SERIES)
-        _nothing_injected(page)
+        _nothing_injected(tab)
+
+
+def test_the_checks_catch_markup_that_reached_the_dom(
+    browser: Browser, workspace: Workspace
+) -> None:
+    """The checks above can fail: markup put into a page as HTML is found, and the CSP's
+    refusal of its handler is seen (no dialog opens, so only these checks catch it)."""
+    with workspace.tab(browser, "ana") as tab:
+        page = tab.page
+        page.goto("/sources")
+        page.evaluate(
+            "html => document.querySelector('main').insertAdjacentHTML('beforeend', html)",
+            "<img src=x onerror=alert(1)>",
+        )
+        with pytest.raises(AssertionError):
+            _nothing_injected(tab, timeout=500)
+        page.evaluate("() => document.querySelector('img[src=\\'x\\']').remove()")
+        page.wait_for_timeout(1_000)
+        with pytest.raises(AssertionError, match="Content Security Policy"):
+            _nothing_injected(tab, timeout=500)
+        tab.console.clear()

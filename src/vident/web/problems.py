@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import JsonValue
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +26,7 @@ from vident.service.errors import ServiceError
 from vident.service.failures import translated
 from vident.store.db import StoreError
 from vident.web.deps import get_principal, get_state
+from vident.web.pages.render import _, page
 
 _log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -115,8 +116,12 @@ _HTTP_TITLES = {
 _BODY_STATUSES = frozenset({400, 413, 415})
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and not request.url.path.startswith("/api/"):
+        # A browser that followed a stale or mistyped link gets a page, not JSON.
+        context = {"title": _("Not found"), "message": _("There is no page at this address.")}
+        return page("error.html", context, 404)
     title = _HTTP_TITLES.get(exc.status_code, "http error")
     detail = str(exc.detail) if exc.detail else title
     if exc.status_code == 404 and detail == "Not Found":
@@ -133,7 +138,7 @@ def _refused_caller(request: Request) -> JSONResponse | None:
     return None
 
 
-Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def _credentials_first(public: frozenset[tuple[str, str]], handler: Handler) -> Handler:
@@ -145,7 +150,7 @@ def _credentials_first(public: frozenset[tuple[str, str]], handler: Handler) -> 
     learns nothing, not even whether the body was well-formed.
     """
 
-    async def checked(request: Request, exc: Exception) -> JSONResponse:
+    async def checked(request: Request, exc: Exception) -> Response:
         before_dependencies = isinstance(exc, RequestValidationError) or (
             isinstance(exc, HTTPException) and exc.status_code in _BODY_STATUSES
         )

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
@@ -147,6 +148,14 @@ def sign_in_redirect(next_path: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _invalid(invalid: RequestValidationError) -> dict[str, object]:
+    first = invalid.errors()[0] if invalid.errors() else {}
+    where = str(first.get("loc", ("", ""))[-1])
+    reason = str(first.get("msg", "invalid"))
+    message = _("The address asks for something this page cannot show: %(where)s: %(reason)s.")
+    return {"title": _("Invalid request"), "message": message % {"where": where, "reason": reason}}
+
+
 class PageRoute(APIRoute):
     """A page route: a missing session goes to sign in, and a refused use case renders the
     error page with its one-line reason and status (never the API's JSON problem)."""
@@ -159,6 +168,12 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except SignInNeeded as needed:
                 return sign_in_redirect(needed.next_path)
+            except RequestValidationError as invalid:
+                # FastAPI checks parameters before the viewer is known: nobody signed in
+                # learns nothing from them, they go to sign in first.
+                if not request.cookies.get(COOKIE):
+                    return sign_in_redirect(request.url.path)
+                return page("error.html", _invalid(invalid), 422)
             except ServiceError as refused:
                 context = {"title": refused.title.capitalize(), "message": str(refused)}
                 return page("error.html", context, refused.status)
