@@ -51,6 +51,7 @@ from vident.service.context import (
 from vident.service.hashsets import import_hashset
 from vident.service.jobs import submit_upload
 from vident.service.locations import add_location
+from vident.service.previews import preview_sealer
 from vident.service.series import add_series, add_series_media
 from vident.service.sources import ingest_source
 from vident.service.tokens import create_token
@@ -60,6 +61,7 @@ from vident.signals.base import SignalValue
 from vident.signals.registry import get
 from vident.store.derived import write_signals
 from vident.store.models import Case, Face, Media, Person, Source
+from vident.store.previews import frame_subject, has_frame_preview, write_frame_preview
 from vident.web.app import create_app
 
 EVERY = frozenset(Role)
@@ -210,6 +212,16 @@ def _face_preview(w: World) -> Call:
     return Call(f"/faces/{face}/preview", params={"reveal": 1})
 
 
+def _frame_preview(w: World) -> Call:
+    """A keyframe preview of Met's media (sealed here as ingest seals a video's strip)."""
+    if not has_frame_preview(w.settings.data, bytes.fromhex(w.sha), 1):
+        seal, _ = preview_sealer(w.op)
+        assert seal is not None
+        sealed = seal(frame_subject(bytes.fromhex(w.sha), 1), w.picture)
+        write_frame_preview(w.settings.data, bytes.fromhex(w.sha), 1, sealed)
+    return Call(f"/media/{w.sha}/frames/1/preview", params={"reveal": 1})
+
+
 def _unfile(w: World) -> Call:
     add_series_media(w.met, "S-Met", [w.sha2])
     return Call(f"/series/S-Met/media/{w.sha2}")
@@ -273,6 +285,9 @@ RULES: dict[tuple[str, str], Rule] = {
     # previews: media.preview and media.reveal (SEE_MEDIA)
     ("GET", "/media/{sha256}/preview"): Rule(
         SEE_MEDIA, Scope.HIDDEN, lambda w: Call(f"/media/{w.sha}/preview", params={"reveal": 1})
+    ),
+    ("GET", "/media/{sha256}/frames/{index}/preview"): Rule(
+        SEE_MEDIA, Scope.HIDDEN, _frame_preview
     ),
     # people: people.list, people.show (SEE_MEDIA); every decision WORK_ON_MEDIA
     ("GET", "/people"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/people")),
@@ -375,6 +390,13 @@ RULES: dict[tuple[str, str], Rule] = {
         WORK,
         Scope.HIDDEN,
         lambda w: Call(f"/media/{w.sha}/votes", json={"scheme": "UK", "category": "B"}),
+    ),
+    # review marks (media.review, media.reviews): on Met's media, as the caller's agency sees them
+    ("GET", "/reviews"): Rule(
+        SEE_MEDIA, Scope.HIDDEN, lambda w: Call("/reviews", params={"sha256": w.sha})
+    ),
+    ("POST", "/reviews"): Rule(
+        WORK, Scope.HIDDEN, lambda w: Call("/reviews", json={"sha256": [w.sha], "reviewed": True})
     ),
     # audit: audit.list, audit.verify (auditors and system administrators)
     # Filtered to one action: BKA's own refused attempts on Met's names are BKA's events.

@@ -134,13 +134,17 @@ def test_a_face_is_boxed_over_its_preview(
         expect(page.locator("#clue-add")).to_have_count(0)
 
 
-def test_a_video_and_a_broken_file_say_there_is_no_preview(
+def test_a_video_shows_a_veiled_frame_strip_and_a_broken_file_no_preview(
     browser: Browser, workspace: Workspace, demo: Demo
 ) -> None:
     with workspace.tab(browser, "ana") as tab:
         page = tab.page
         page.goto(f"/media/{demo.video}")
-        expect(page.locator("#no-preview")).to_have_text("Videos have no preview yet.")
+        expect(page.locator("#frame-strip img")).not_to_have_count(0)
+        frames = page.locator("#frame-strip img").evaluate_all(
+            "imgs => imgs.map(i => i.getAttribute('src'))"
+        )
+        assert all(src.endswith("/preview") for src in frames), "frames come veiled"
         expect(page.locator("#keyframes li")).not_to_have_count(0)
         expect(page.locator("video[autoplay], #preview")).to_have_count(0)
         expect(page.locator("#faces")).to_be_visible()

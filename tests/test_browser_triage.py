@@ -203,3 +203,77 @@ def test_the_toolbar_puts_the_selection_in_a_series(browser: Browser, workspace:
         }
         page.get_by_role("button", name="Clear selection").click()
         expect(page.locator("[data-selected-count]")).to_have_text("Nothing selected")
+
+
+def _unmark(page: Page, workspace: Workspace, shas: list[str]) -> None:
+    answer = page.request.post(
+        "/api/v1/reviews",
+        data={"sha256": shas, "reviewed": False},
+        headers={"X-CSRF-Token": workspace.csrf("ana")},
+    )
+    assert answer.ok, answer.text()
+
+
+def test_mark_reviewed_dims_the_selection_and_the_filter_hides_it(
+    browser: Browser, workspace: Workspace
+) -> None:
+    with workspace.tab(browser, "ana") as tab:
+        page = _patient(tab.page)
+        page.goto(GRID + "?verdict=near")
+        tiles = _tiles(page)
+        chosen = [tiles.nth(0), tiles.nth(1)]
+        shas = [t.get_attribute("data-sha") or "" for t in chosen]
+        try:
+            for tile in chosen:
+                tile.focus()
+                page.keyboard.press("x")
+            page.get_by_role("button", name="Mark reviewed", exact=True).click()
+            expect(page.locator("#flash")).to_have_text("Marked 2 items reviewed.")
+            for tile in chosen:
+                expect(tile).to_have_attribute("data-reviewed", "true")
+                expect(tile).to_have_class(re.compile(r"\breviewed\b"))
+                expect(tile.locator("[data-reviewed-mark]")).to_have_text("reviewed")
+                expect(tile).to_have_attribute("aria-label", re.compile(r", reviewed, selected$"))
+            assert tiles.nth(2).get_attribute("data-reviewed") == "false"
+            page.get_by_label("Not reviewed only").check()
+            with page.expect_navigation():
+                page.get_by_role("button", name="Filter").click()
+            assert parse_qs(urlparse(page.url).query)["unreviewed"] == ["yes"]
+            left = _tiles(page)
+            expect(left).to_have_count(7)  # nine near items, two reviewed
+            for sha in shas:
+                expect(page.locator(f'[data-sha="{sha}"]')).to_have_count(0)
+            # m marks the focused tile, u takes the mark back.
+            first = left.first
+            first.focus()
+            page.keyboard.press("m")
+            expect(first.locator("[data-reviewed-mark]")).to_have_text("reviewed")
+            expect(page.locator("#flash")).to_have_text("Marked 1 items reviewed.")
+            page.keyboard.press("u")
+            expect(first.locator("[data-reviewed-mark]")).to_have_text("")
+            expect(first).to_have_attribute("data-reviewed", "false")
+            expect(page.locator("#flash")).to_have_text("1 items no longer marked reviewed.")
+        finally:
+            _unmark(page, workspace, shas)
+        _no_csp_violation(tab.console_errors())
+
+
+def test_a_viewer_cannot_mark_reviewed(browser: Browser, workspace: Workspace) -> None:
+    with workspace.tab(browser, "vera") as tab:
+        page = _patient(tab.page)
+        page.goto(GRID + "?verdict=near")
+        expect(page.get_by_role("button", name="Mark reviewed")).to_have_count(0)
+        tile = _tiles(page).first
+        tile.focus()
+        page.keyboard.press("m")
+        expect(page.locator("#flash")).to_have_text("Your role reads only: nothing was changed.")
+        expect(tile).to_have_attribute("data-reviewed", "false")
+        sha = tile.get_attribute("data-sha") or ""
+        refused = page.request.post(
+            "/api/v1/reviews",
+            data={"sha256": [sha]},
+            headers={"X-CSRF-Token": workspace.csrf("vera")},
+        )
+        assert refused.status == 403, refused.text()
+        shown = page.request.get(f"/api/v1/reviews?sha256={sha}").json()
+        assert shown["reviews"] == [{"sha256": sha, "reviewed": False, "reviewers": [], "at": None}]

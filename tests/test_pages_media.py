@@ -27,6 +27,7 @@ from PIL import Image
 from PIL.ExifTags import Base
 
 from tests.conftest import write_jpeg
+from tests.test_video_previews import write_video
 from vident.config import Settings
 from vident.service.agencies import add_agency
 from vident.service.context import (
@@ -48,6 +49,7 @@ PASSWORD = "a fine long password for media pages"
 UNTIL = date.today() + timedelta(days=30)
 HOSTILE_NAME = "<svg onload=alert('name')>.jpg"
 HOSTILE_MAKE = "<img src=x onerror=alert('exif')>"
+HOSTILE_VIDEO = "<img src=x onerror=alert('video')>.mp4"
 PEOPLE = {"ana": ("Met", Role.ANALYST), "vera": ("Met", Role.VIEWER), "bea": ("BKA", Role.ANALYST)}
 
 
@@ -96,10 +98,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (seizure / HOSTILE_NAME).write_bytes(buffer.getvalue())
     write_jpeg(seizure / "other.jpg", 33)
     write_jpeg(tmp / "bka" / "bka.jpg", 44)
+    video = write_video(tmp / "video" / HOSTILE_VIDEO, scenes=10, seed=5)
     signals = ("pdq", "keypoints")
     for who, folder, source, case in (
         ("ana", tmp / "earlier", "MET-E", "Op Met"),
         ("ana", seizure, "MET-M", "Op Met"),
+        ("ana", tmp / "video", "MET-V", "Op Met"),
         ("bea", tmp / "bka", "BKA-M", "Op BKA"),
     ):
         agency = PEOPLE[who][0]
@@ -110,6 +114,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ingest_source(ctx, folder, source, case=case, signals=signals, workers=1)
         ctx.close()
     sha = {p.name: _digest(p) for p in [*seizure.iterdir(), original, tmp / "bka" / "bka.jpg"]}
+    sha[HOSTILE_VIDEO] = video
     yield World(settings, root, totp, sha)
     root.close()
 
@@ -135,6 +140,28 @@ def test_the_detail_page_shows_facts_as_text_and_links_the_original(world: World
     # A veiled preview, and the box form with a clue for an analyst.
     assert f'src="/api/v1/media/{crop}/preview"' in page and "?reveal" not in page
     assert 'id="region"' in page and 'id="clue-add"' in page
+
+
+def test_a_videos_page_lists_its_keyframes_veiled_with_their_times(world: World) -> None:
+    video = world.sha[HOSTILE_VIDEO]
+    response = world.client("vera").get(f"/media/{video}")
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert "<img src=x" not in page and str(escape(HOSTILE_VIDEO)) in page
+    strip = page.split('id="frame-strip"', 1)[1].split("</ol>", 1)[0]
+    frames = re.findall(r'<img id="frame-(\d+)" data-frame-src="([^"]+)"', strip)
+    assert len(frames) == 8
+    for number, src in frames:
+        assert src == f"/api/v1/media/{video}/frames/{number}/preview"
+        assert f'src="{src}"' in strip and f'data-reveal-frame="frame-{number}"' in strip
+    times = [float(t) for t in re.findall(r'class="frame-time">([\d.]+) s<', strip)]
+    assert len(times) == 8 and times == sorted(times) and times[-1] > 6
+    # Veiled, no player, no zoomable picture viewer; the frames answer veiled JPEGs.
+    assert "?reveal" not in page and "<video" not in page and 'id="viewer"' not in page
+    first = world.client("vera").get(frames[0][1])
+    assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+    assert world.client("bea").get(f"/media/{video}").status_code == 404
+    assert world.client("bea").get(frames[0][1]).status_code == 404
 
 
 def test_a_viewer_may_search_a_box_but_not_record_a_clue(world: World) -> None:

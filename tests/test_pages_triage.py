@@ -27,6 +27,7 @@ from vident.service.context import (
     open_context,
 )
 from vident.service.hashsets import import_hashset
+from vident.service.reviews import mark_reviewed
 from vident.service.sessions import login
 from vident.service.sources import ingest_source
 from vident.service.store_admin import init_store
@@ -204,3 +205,26 @@ def test_a_viewer_gets_no_editing_controls(world: World) -> None:
     assert 'data-can-edit="false"' in page and "data-toolbar" not in page
     _, page = _grid(world.client("ana"))
     assert 'data-can-edit="true"' in page and "data-toolbar" in page
+
+
+def test_reviewed_tiles_say_so_and_the_filter_hides_them(world: World) -> None:
+    shas = [world.sha["img-010.jpg"], world.sha["img-011.jpg"]]
+    mark_reviewed(world.ana, shas)
+    client = world.client("ana")
+    _, page = _grid(client, "?verdict=new")
+    for sha in shas:
+        tag = page[page.rindex("<li", 0, page.index(f'data-sha="{sha}"')) :]
+        tile = tag[: tag.index("</li>")]
+        assert 'data-reviewed="true"' in tile and " reviewed" in tile.split(">")[0]
+        assert re.search(r"data-reviewed-mark>reviewed</span>", tile)
+        assert "img-0" in tile and ", reviewed" in tile.split(">")[0]  # in the tile's name
+    assert page.count('data-reviewed="true"') == 2
+    assert 'name="unreviewed" value="yes">' in page  # the filter, not ticked
+    _, left = _grid(client, "?verdict=new&unreviewed=yes")
+    assert "60 items match" in left and not any(f'data-sha="{s}"' in left for s in shas)
+    assert 'value="yes" checked' in left and "data-mark-reviewed" in left
+    status, bad = _grid(client, "?unreviewed=maybe")
+    assert status == 422 and "must be yes or no" in bad
+    mark_reviewed(world.ana, shas, False)
+    _, again = _grid(client, "?verdict=new&unreviewed=yes")
+    assert "62 items match" in again

@@ -36,7 +36,15 @@ from vident.store.base import utcnow
 from vident.store.db import Store, StoreError
 from vident.store.derived import write_signals
 from vident.store.models import Source
-from vident.store.previews import Sealer, has_preview, lacking_previews, write_preview
+from vident.store.previews import (
+    Sealer,
+    frame_subject,
+    has_frame_preview,
+    has_preview,
+    lacking_previews,
+    write_frame_preview,
+    write_preview,
+)
 from vident.store.sources import done_paths, get_source, open_source, paths_with_signals
 from vident.store.writer import media_ids, write_results
 
@@ -248,9 +256,10 @@ def ingest_source(
     """Ingest ``root`` (folder, file or archive) as source ``source_name``.
 
     ``signals`` names the picture kinds to compute (default: the configured ones). With
-    ``seal_preview``, each picture also gets a preview, sealed by it and stored in the data
-    directory (:mod:`vident.store.previews`); a rerun then also reads again the finished
-    pictures whose preview is missing, to make it.
+    ``seal_preview``, each picture also gets a preview (each video a strip of keyframe
+    previews and a preview), sealed by it and stored in the data directory
+    (:mod:`vident.store.previews`); a rerun then also reads again the finished pictures and
+    videos whose preview is missing, to make it.
     """
     if not source_name.strip():
         raise StoreError("a source needs a name (the seizure or exhibit): give a non-empty one")
@@ -351,16 +360,25 @@ def _store_previews(
 ) -> None:
     """Seal and store the previews that came with ``batch``, then drop them from memory.
 
-    Written before the batch commits, so a committed picture has its preview unless writing
-    it failed; a failure (a full disk, say) costs that preview only and is noted in
+    A video's keyframe strip is stored the same way, each frame sealed for the media and its
+    frame number. Written before the batch commits, so a committed picture has its preview
+    unless writing it failed; a failure (a full disk, say) costs that preview only and is noted in
     ``unwritten``, and the next run of the same ingest makes it.
     """
     for result in batch:
         jpeg, result.preview = result.preview, None
-        if jpeg is None or result.sha256 is None or has_preview(data, result.sha256):
+        frames, result.frame_previews = result.frame_previews, []
+        sha = result.sha256
+        if sha is None:
             continue
         try:
-            write_preview(data, result.sha256, seal(result.sha256, jpeg))
+            # The strip first: a video whose preview exists is not read again for its frames.
+            for seq, frame_jpeg in frames:
+                if not has_frame_preview(data, sha, seq):
+                    sealed = seal(frame_subject(sha, seq), frame_jpeg)
+                    write_frame_preview(data, sha, seq, sealed)
+            if jpeg is not None and not has_preview(data, sha):
+                write_preview(data, sha, seal(sha, jpeg))
         except OSError as exc:
             unwritten.append(exc.strerror or str(exc))
 

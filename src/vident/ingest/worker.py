@@ -3,7 +3,8 @@
 Runs in worker processes and never touches the store. The file is read once: the three
 digests are updated chunk by chunk and, for pictures, the same bytes are then decoded in
 draft mode for the picture signals and, when asked, a small preview rendition made from the
-same decoded pixels. Whatever goes wrong becomes ``ItemResult.error``.
+same decoded pixels; for videos, renditions of a few of the keyframes the signals decode.
+Whatever goes wrong becomes ``ItemResult.error``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from vident.media.detect import SNIFF_BYTES, claimed_type, sniff
 from vident.media.errors import MediaError
 from vident.media.exif import read_exif
 from vident.media.image import decode_image
-from vident.media.preview import rendition
+from vident.media.preview import FrameStrip, rendition
 from vident.media.types import MediaType
 from vident.media.video import probe_video
 from vident.signals.base import ImageSignal, SignalValue
@@ -128,7 +129,7 @@ def process_item(
             info = probe_video(source)
             result.width, result.height, result.duration = info.width, info.height, info.duration
             try:
-                _video_facts(result, source, limits, image_kinds(signals))
+                _video_facts(result, source, limits, image_kinds(signals), preview)
             except MediaError as exc:
                 if info.truncated is None:
                     raise
@@ -165,14 +166,32 @@ def _image_facts(
 
 
 def _video_facts(
-    result: ItemResult, source: bytes | str, limits: Limits, kinds: Sequence[ImageSignal]
+    result: ItemResult,
+    source: bytes | str,
+    limits: Limits,
+    kinds: Sequence[ImageSignal],
+    preview: bool = False,
 ) -> None:
-    """Keyframes of a video, each with the picture signals, tagged with its frame number."""
-    if not kinds:
+    """Keyframes of a video, each with the picture signals, tagged with its frame number.
+
+    With ``preview``, the same decoded keyframes also give the video's preview strip (see
+    :class:`vident.media.preview.FrameStrip`) and its preview (the first keyframe's).
+    """
+    if not kinds and not preview:
         return
+    from vident.media.keyframes import Keyframe
     from vident.signals.video import video_signals
 
-    found = video_signals(source, limits, kinds, decode_threads=1)
+    strip = FrameStrip() if preview else None
+
+    def offer(keyframe: Keyframe) -> None:
+        if strip is not None:
+            strip.add(keyframe.seq, keyframe.image)
+
+    found = video_signals(source, limits, kinds, on_keyframe=offer, decode_threads=1)
+    if strip is not None:
+        result.preview = strip.first()
+        result.frame_previews = strip.chosen()
     result.frames.extend((row.seq, row.ts, row.keyframe) for row in found.frames)
     result.signals.extend(found.signals)
     if found.report.stopped:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from vident.service.context import Context
 from vident.service.domain import parse_sha256
+from vident.service.reviews import media_ids, reviewed_among
 from vident.service.schemas import Model, ReasonOut
 from vident.service.triage import TriageItemOut, Verdict, triage_source
 from vident.store.models import Face, Media, MediaText, Occurrence, Source
@@ -64,6 +65,8 @@ class TriageFilter:
     face: bool | None = None
     text: bool | None = None
     series: str | None = None
+    #: Only what the viewer's agency has not marked reviewed.
+    unreviewed: bool = False
     page: int = 1
 
 
@@ -84,6 +87,8 @@ class TileOut(Model):
     my_vote: str | None
     face: bool
     text: bool
+    #: Marked reviewed by someone of the viewer's agency.
+    reviewed: bool = False
 
 
 class StackOut(Model):
@@ -211,6 +216,14 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
             if flag is not None:
                 having = _with_rows(session, model, report.source, None)
                 items = [i for i in items if (i.sha256 in having) is flag]
+        if wanted.unreviewed:
+            source_media = (
+                select(Occurrence.media_id)
+                .join(Source, Source.id == Occurrence.source_id)
+                .where(Source.name == report.source)
+            )
+            done = reviewed_among(ctx, session, source_media)
+            items = [i for i in items if i.sha256 not in done]
         entries = _entries(items, stacked=wanted.series is None)
         pages = max(1, -(-len(entries) // PER_PAGE))
         page = min(max(1, wanted.page), pages)
@@ -220,6 +233,7 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
         page_votes = _votes(ctx, session, report.source, shas)
         faces = _with_rows(session, Face, report.source, shas)
         texts = _with_rows(session, MediaText, report.source, shas)
+        reviewed = reviewed_among(ctx, session, media_ids(shas)) if shas else set()
 
     def tile(item: TriageItemOut) -> TileOut:
         sha = item.sha256 or ""
@@ -235,6 +249,7 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
             my_vote=page_votes.mine.get(sha),
             face=sha in faces,
             text=sha in texts,
+            reviewed=sha in reviewed,
         )
 
     tiles: list[TileOut | StackOut] = []

@@ -17,13 +17,19 @@ on keyframes only: too few for a reliable share of matched frames (see
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Unpack
 
 from vident.config import Limits
-from vident.media.keyframes import DecodeReport, FrameHash, KeyframeOptions, iter_keyframes
+from vident.media.keyframes import (
+    DecodeReport,
+    FrameHash,
+    Keyframe,
+    KeyframeOptions,
+    iter_keyframes,
+)
 from vident.signals.base import ImageSignal, SignalValue
 from vident.signals.pdq import Pdq
 
@@ -49,6 +55,8 @@ def video_signals(
     source: str | bytes | Path,
     limits: Limits,
     kinds: Sequence[ImageSignal],
+    *,
+    on_keyframe: Callable[[Keyframe], None] | None = None,
     **options: Unpack[KeyframeOptions],
 ) -> VideoSignals:
     """Decode ``source`` once and compute ``kinds`` on its keyframes, PDQ on all frames.
@@ -57,6 +65,8 @@ def video_signals(
     keyframes alone. A container without video (audio only) gives empty lists. Raises
     :class:`vident.media.errors.MediaError` (one line) for an unreadable video; damage
     after the first frames only ends the decode early (``report.stopped`` says why).
+    ``on_keyframe`` is handed each keyframe as it is decoded (ingest makes the video's preview
+    strip from them), so nothing is decoded twice.
     """
     pdq = next((kind for kind in kinds if isinstance(kind, Pdq)), None)
     hashes: list[FrameHash] = []
@@ -65,6 +75,8 @@ def video_signals(
     keyframes: set[int] = set()
     for keyframe in iter_keyframes(source, limits, hashes, report, **options):
         keyframes.add(keyframe.seq)
+        if on_keyframe is not None:
+            on_keyframe(keyframe)
         for kind in kinds:
             value = kind.compute(keyframe.image)
             if value is not None:

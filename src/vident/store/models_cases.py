@@ -187,3 +187,23 @@ class CategoryVote(Base):
     category: Mapped[str] = mapped_column(String(64))
     voter: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewMark(Base):
+    """An analyst looked at a media: their agency's colleagues see that it was reviewed.
+
+    One row per media and reviewer, with the agency the reviewer acted for (None for the
+    local operator or a system administrator without one); a mark is shown to that agency
+    only, so another agency's progress on shared material stays its own.
+    """
+
+    __tablename__ = "review_mark"
+    __table_args__ = (UniqueConstraint("media_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    agency_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agency.id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

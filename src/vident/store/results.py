@@ -44,5 +44,9 @@ class ItemResult:
     exif: ExifFacts | None = None
     error: str | None = None
     #: A small JPEG rendition of a picture (see :mod:`vident.media.preview`), when asked for;
-    #: the parent seals and stores it, it is never written to the store as is.
+    #: the parent seals and stores it, it is never written to the store as is. A video's is
+    #: its first keyframe's.
     preview: bytes | None = None
+    #: A video's keyframe strip when previews are asked for: (frame ``seq``, JPEG rendition)
+    #: pairs, sealed and stored by the parent like ``preview``.
+    frame_previews: list[tuple[int, bytes]] = field(default_factory=list)

@@ -1,10 +1,11 @@
 """One media in detail, and two side by side.
 
 ``/media/{sha256}`` shows everything the analyst may see of one stored media: the veiled
-preview (revealed on request, zoomed and panned by the page's script), the hashes, camera
-facts, faces and recognised text with their boxes drawn over the preview, every place it was
-seen, why it matches what is known, its links to other media and the series it is in. A box
-drawn on the preview searches that part of the picture or records a clue, through the API.
+preview (revealed on request, zoomed and panned by the page's script; for a video, a strip
+of veiled keyframe previews, each revealed on its own), the hashes, camera facts, faces and
+recognised text with their boxes drawn over the preview, every place it was seen, why it
+matches what is known, its links to other media and the series it is in. A box drawn on the
+preview searches that part of the picture or records a clue, through the API.
 
 ``/compare?a=...&b=...`` puts two media side by side with the keypoints they share drawn
 between them (the script reads the pairs from a ``data-`` attribute: no data in script).
@@ -23,6 +24,7 @@ from vident.service.clues import list_clues
 from vident.service.compare import MediaFactsOut, compare, media_facts
 from vident.service.errors import Invalid
 from vident.service.media_lookup import lookup_media
+from vident.service.previews import frame_strip
 from vident.service.schemas import ReasonOut
 from vident.service.similar import find_related_media
 from vident.service.triage import Verdict, triage_source
@@ -66,6 +68,7 @@ def media_page(sha256: str, viewer: ViewerDep) -> Response:
     verdict, reasons, triaged = _verdict(viewer, facts)
     related = find_related_media(viewer.ctx, facts.sha256)
     clues = list_clues(viewer.ctx, sha256=facts.sha256).clues
+    strip = frame_strip(viewer.ctx, facts.sha256).frames if facts.type == "video" else []
     name = facts.places[0].path if facts.places else facts.sha256
     context: dict[str, object] = {
         "title": _("Media %(sha)s") % {"sha": short(facts.sha256)},
@@ -77,6 +80,7 @@ def media_page(sha256: str, viewer: ViewerDep) -> Response:
         "related": related.results,
         "clues": clues,
         "clue_kinds": CLUE_KINDS,
+        "strip": strip,
         "short": short,
     }
     return viewer.render("media.html", context)

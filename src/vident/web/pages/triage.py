@@ -85,6 +85,7 @@ def _wanted(
     text: str | None,
     series: str | None,
     page: str | None,
+    unreviewed: str | None = None,
 ) -> TriageFilter:
     chosen = None
     if verdict:
@@ -104,6 +105,7 @@ def _wanted(
         face=_flag(face, _("has faces")),
         text=_flag(text, _("has text")),
         series=series or None,
+        unreviewed=bool(_flag(unreviewed, _("not reviewed only"))),
         page=_page_number(page),
     )
 
@@ -134,9 +136,10 @@ def triage_page(
     text: Choice = None,
     series: Choice = None,
     page: Choice = None,
+    unreviewed: Choice = None,
 ) -> Response:
     """One page of the triage grid of source ``name``."""
-    wanted = _wanted(verdict, type, category, face, text, series, page)
+    wanted = _wanted(verdict, type, category, face, text, series, page, unreviewed)
     view = triage_view(viewer.ctx, name, wanted)
     filters = {
         "verdict": verdict or "",
@@ -145,6 +148,7 @@ def triage_page(
         "face": face or "",
         "text": text or "",
         "series": series or "",
+        "unreviewed": "yes" if wanted.unreviewed else "",
     }
     kept = {key: value for key, value in filters.items() if value}
 

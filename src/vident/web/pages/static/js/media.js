@@ -5,6 +5,7 @@
  * placed from their data-x/y/w/h (pixels of the full picture; the CSP forbids style
  * attributes, so they are positioned here), and a box drawn over the preview (or typed in
  * the form) searches that part of the picture or records a clue through the API.
+ * Video (#frame-strip): each keyframe preview has its own reveal button (data-reveal-frame).
  * Compare (#pair): the keypoint pairs of its data-drawing attribute are drawn as lines
  * between the two previews. Every text from the server is set as textContent, never markup.
  */
@@ -418,9 +419,31 @@
     draw();
   }
 
+  /* ---- a video's keyframe strip ------------------------------------------------------- */
+
+  // Each keyframe is revealed on its own (an audited reveal) and veiled again the same way.
+  function setupStrip(strip) {
+    strip.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[data-reveal-frame]") : null;
+      if (!button) return;
+      var img = document.getElementById(button.getAttribute("data-reveal-frame"));
+      if (!img) return;
+      var veiled = img.getAttribute("data-frame-src");
+      var on = img.getAttribute("data-revealed") !== "true";
+      var wanted = on ? veiled + "?reveal=true" : veiled;
+      if (img.getAttribute("src") !== wanted) img.setAttribute("src", wanted);
+      img.setAttribute("data-revealed", on ? "true" : "false");
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      var holder = img.closest("[data-frame-holder]");
+      if (holder) holder.classList.toggle("revealed", on);
+    });
+  }
+
   function start() {
     var viewer = document.getElementById("viewer");
     if (viewer) setupViewer(viewer);
+    var strip = document.getElementById("frame-strip");
+    if (strip) setupStrip(strip);
     var pair = document.getElementById("pair");
     if (pair) setupPair(pair);
   }

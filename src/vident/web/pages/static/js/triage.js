@@ -47,6 +47,7 @@
       base = tile.getAttribute("aria-label") || "";
       tile.setAttribute("data-label", base);
     }
+    if (tile.getAttribute("data-reviewed") === "true") base += ", " + message("reviewed");
     var selected = tile.getAttribute("data-selected") === "true";
     tile.setAttribute("aria-label", selected ? base + ", " + message("selected") : base);
   }
@@ -171,6 +172,35 @@
     });
   }
 
+  function showReviewed(tile, on) {
+    tile.setAttribute("data-reviewed", on ? "true" : "false");
+    tile.classList.toggle("reviewed", on);
+    var mark = tile.querySelector("[data-reviewed-mark]");
+    if (mark) mark.textContent = on ? message("reviewed") : "";
+    label(tile);
+  }
+
+  /* Mark the tiles reviewed (on) or not, in one request; each tile shows what the answer says. */
+  function review(list, on) {
+    if (!canEdit) { readOnly(); return; }
+    if (!list.length) { vident.flash(message("nothing")); return; }
+    var bySha = {};
+    list.forEach(function (tile) { bySha[tile.getAttribute("data-sha")] = tile; });
+    vident.api("POST", "/api/v1/reviews", { sha256: Object.keys(bySha), reviewed: on })
+      .then(function (answer) {
+        var changed = 0;
+        (answer && answer.reviews || []).forEach(function (item) {
+          var tile = bySha[item.sha256];
+          if (!tile) return;
+          showReviewed(tile, item.reviewed);
+          if (item.reviewed === on) changed += 1;
+        });
+        vident.flash(message(on ? "marked" : "unmarked", { n: changed }));
+      }, function (error) {
+        vident.flash(error.message);
+      });
+  }
+
   grid.addEventListener("keydown", function (event) {
     var tile = event.target.closest ? event.target.closest("[data-tile]") : null;
     if (!tile || event.ctrlKey || event.altKey || event.metaKey) return;
@@ -208,6 +238,9 @@
     } else if ((key === "x" || key === "X") && onTile) {
       event.preventDefault();
       toggleSelection(tile);
+    } else if ((key === "m" || key === "M" || key === "u" || key === "U") && onTile) {
+      event.preventDefault();
+      review(targets(tile), key === "m" || key === "M");
     } else if (/^[0-9]$/.test(key) && onTile) {
       event.preventDefault();
       if (!canEdit) { readOnly(); return; }
@@ -249,6 +282,10 @@
       if (button.hasAttribute("data-clear-selection")) {
         selectedTiles().forEach(function (tile) { toggleSelection(tile); });
         showCount();
+      } else if (button.hasAttribute("data-mark-reviewed")) {
+        review(selectedTiles(), true);
+      } else if (button.hasAttribute("data-unmark-reviewed")) {
+        review(selectedTiles(), false);
       } else if (button.hasAttribute("data-categorise")) {
         var key = toolbar.querySelector("[data-category-choice]").value;
         categorise(selectedTiles(), categories[key]);
