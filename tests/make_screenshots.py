@@ -2,8 +2,8 @@
 
 Builds the demo workspace (as the browser tests do), serves it on a loopback port and saves one
 PNG per page, 1280 px wide, under the folder given (default ``docs/screenshots``). Previews
-stay veiled as an analyst first sees them, except the compare page, which shows one revealed
-side as an analyst would after choosing to look. Run with
+stay veiled as an analyst first sees them, except a second shot of the compare page with one
+side revealed, as an analyst would after choosing to look (benign demo pictures). Run with
 ``python -m tests.make_screenshots [FOLDER]`` (needs Chromium; ``make chromium`` installs it).
 """
 
@@ -18,15 +18,27 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, live_server
 from tests.workspace import PASSWORD, build_workspace
+from vident.config import Settings
 from vident.service.context import local_operator, open_context
 from vident.service.sessions import login
+from vident.service.triage import triage_source
 from vident.web.app import create_app
 from vident.web.auth import COOKIE
 
 
-def _first_href(page: Page, selector: str) -> str | None:
-    link = page.locator(selector).first
-    return link.get_attribute("href") if link.count() else None
+def _crop_and_original(settings: Settings) -> tuple[str, str]:
+    """The demo's crop that only local features recognise, and the picture it came from."""
+    ctx = open_context(settings, local_operator(settings))
+    try:
+        for item in triage_source(ctx, "demo-seizure").items:
+            signals = {reason.signal for reason in item.reasons}
+            if item.verdict == "near" and signals == {"keypoints"} and item.sha256:
+                original = next(r.media for r in item.reasons if r.media)
+                if original:
+                    return item.sha256, original
+    finally:
+        ctx.close()
+    raise SystemExit("the demo has no crop found by keypoints")
 
 
 def shoot(folder: Path) -> list[Path]:
@@ -62,9 +74,14 @@ def shoot(folder: Path) -> list[Path]:
             ana = page_as("ana")
             save(ana, "/", "dashboard")
             save(ana, "/sources/demo-seizure/triage", "triage")
-            media = _first_href(ana, ".verdict-near ~ a, [data-media] a[href^='/media/']")
-            if media:
-                save(ana, media, "media")
+            crop, original = _crop_and_original(settings)
+            save(ana, f"/media/{crop}", "media")
+            save(ana, f"/compare?a={crop}&b={original}", "compare")
+            ana.locator("#reveal-a").click()  # one side revealed, the other still veiled
+            ana.wait_for_load_state("networkidle")
+            target = folder / "compare-revealed.png"
+            ana.screenshot(path=str(target))
+            made.append(target)
             save(ana, "/people", "people")
             save(ana, "/series", "series")
             save(ana, "/upload", "upload")
