@@ -212,7 +212,11 @@ def _next_steps(scenario: Scenario) -> None:
         "--username",
         "admin",
     )
-    show("the REST API for other tools, on http://127.0.0.1:8000/api/v1:", "serve")
+    show(
+        "the analyst's workspace: open http://127.0.0.1:8000/login and sign in as admin "
+        "(the REST API for other tools is on http://127.0.0.1:8000/api/v1):",
+        "serve",
+    )
 
 
 def run(data: Path, fresh: bool, corpus_dir: Path | None = None) -> int:
