@@ -124,3 +124,8 @@ def problem(response: httpx.Response, status: int) -> dict[str, object]:
     assert str(body["type"]).startswith("urn:vident:problem:")
     assert "Traceback" not in response.text
     return dict(body)
+
+
+#: A script element a page must never carry: one with code in it. Scripts come from files
+#: (``src=``); a ``type="application/json"`` block is data the browser never runs.
+INLINE_SCRIPT = re.compile(r'<script(?![^>]*\b(?:src=|type="application/json"))[^>]*>')

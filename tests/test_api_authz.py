@@ -469,6 +469,19 @@ RULES: dict[tuple[str, str], Rule] = {
             "/agencies/Met/wellbeing", json={"blur": 14, "greyscale": True, "break_minutes": 50}
         ),
     ),
+    # agency category schemes (category_scheme.show: every role, any agency's, as a list of
+    # category names is no material; category_scheme.set: ADMINS, an agency admin their own)
+    ("GET", "/agencies/{name}/scheme"): Rule(
+        EVERY, Scope.GLOBAL, lambda w: Call("/agencies/Met/scheme")
+    ),
+    ("PUT", "/agencies/{name}/scheme"): Rule(
+        ADMINS,
+        Scope.STAFF,
+        lambda w: Call(
+            "/agencies/Met/scheme",
+            json={"name": "MET-GRADES", "categories": ["1=I=Grade I", "0=none=Not indecent"]},
+        ),
+    ),
 }
 
 #: Routes that answer without credentials; checked on their own below.

@@ -56,6 +56,7 @@ PAGES = [
     ("root", "/admin/users/ana"),
     ("root", "/admin/agencies"),
     ("root", "/admin/tokens"),
+    ("adam", "/admin/scheme"),
     ("audrey", "/audit"),
 ]
 

@@ -18,6 +18,7 @@ from tests.conftest import jpeg_bytes
 from vident.config import Settings
 from vident.service.agencies import add_agency
 from vident.service.categories import vote_category
+from vident.service.category_schemes import DEFAULT_CATEGORIES, set_agency_scheme
 from vident.service.context import (
     Context,
     Principal,
@@ -228,3 +229,38 @@ def test_reviewed_tiles_say_so_and_the_filter_hides_them(world: World) -> None:
     mark_reviewed(world.ana, shas, False)
     _, again = _grid(client, "?verdict=new&unreviewed=yes")
     assert "62 items match" in again
+
+
+def test_an_agency_with_its_own_scheme_sees_its_keys_and_votes_in_it(world: World) -> None:
+    grades = ["7=VII=Grade VII <b>", "8=VIII=Grade VIII", "0=none=Not indecent"]
+    set_agency_scheme(world.root, "Met", "MET-GRADES", grades)
+    try:
+        client = world.client("ana")
+        _, page = _grid(client, "?verdict=new")
+        legend = page[page.index("data-category-keys") :]
+        legend = legend[: legend.index("</ul>")]
+        keys = re.findall(
+            r'<li data-key="(\d)" data-category="([^"]*)"><kbd>\d</kbd> ([^<]*)</li>', legend
+        )
+        assert keys == [
+            ("7", "VII", "Grade VII &lt;b&gt;"),
+            ("8", "VIII", "Grade VIII"),
+            ("0", "none", "Not indecent"),
+        ]
+        assert "Categories (MET-GRADES)" in page and 'data-scheme="MET-GRADES"' in page
+        assert '<option value="VIII">VIII</option>' in page  # the category filter offers it
+        # What the keys send (the grid's scheme) is what the tile shows as the vote.
+        scheme = re.search(r'data-triage data-scheme="([^"]*)"', page)
+        assert scheme is not None and scheme[1] == "MET-GRADES"
+        sha = world.sha["img-020.jpg"]
+        vote_category(world.ana, sha, KEY_SCHEME, "A")  # another scheme's vote: not shown
+        vote_category(world.ana, sha, scheme[1], "VIII")
+        _, page = _grid(client, "?verdict=new")
+        tile = page[page.index(f'data-sha="{sha}"') :]
+        assert "your vote: VIII" in tile[: tile.index("</li>")]
+        view = triage_view(world.ana, SOURCE, TriageFilter(verdict=Verdict.NEW))
+        assert view.scheme.name == "MET-GRADES" and view.categories[:3] == ["VII", "VIII", "none"]
+    finally:
+        set_agency_scheme(world.root, "Met", KEY_SCHEME, [*DEFAULT_CATEGORIES])
+    _, page = _grid(world.client("ana"), "?verdict=new")
+    assert 'data-key="1" data-category="A"' in page and "VIII" not in page

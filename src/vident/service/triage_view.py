@@ -18,6 +18,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vident.service.category_schemes import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_SCHEME,
+    SchemeOut,
+    agency_scheme,
+)
 from vident.service.context import Context
 from vident.service.domain import parse_sha256
 from vident.service.reviews import media_ids, reviewed_among
@@ -43,16 +49,15 @@ class CategoryKey:
     label: str
 
 
-#: The category scheme that number keys vote in, and its categories. There is no per-agency
-#: scheme in the store yet: every agency categorises in UK-CAID terms from the grid (other
-#: schemes can still be voted through the API).
-KEY_SCHEME = "UK-CAID"
-CATEGORY_KEYS = (
-    CategoryKey("1", "A", "Category A"),
-    CategoryKey("2", "B", "Category B"),
-    CategoryKey("3", "C", "Category C"),
-    CategoryKey("0", "not-indecent", "Not indecent"),
-)
+#: The default scheme that number keys vote in, and its categories: what an agency that
+#: chose no scheme of its own gets (see :mod:`vident.service.category_schemes`).
+KEY_SCHEME = DEFAULT_SCHEME
+CATEGORY_KEYS = tuple(CategoryKey(key, code, label) for key, code, label in DEFAULT_CATEGORIES)
+
+
+def category_keys(scheme: SchemeOut) -> tuple[CategoryKey, ...]:
+    """The number keys of ``scheme`` and the categories they vote for."""
+    return tuple(CategoryKey(c.key, c.code, c.label) for c in scheme.categories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +86,9 @@ class TileOut(Model):
     reason: ReasonOut | None
     reasons: int
     error: str | None
-    #: The agreed category under :data:`KEY_SCHEME`, else the one a hash set gives.
+    #: The agreed category under the viewer's scheme, else the one a hash set gives.
     category: str | None
-    #: The viewer's own vote under :data:`KEY_SCHEME`.
+    #: The viewer's own vote under the viewer's scheme.
     my_vote: str | None
     face: bool
     text: bool
@@ -113,6 +118,8 @@ class TriageViewOut(Model):
     tiles: list[TileOut | StackOut]
     #: Categories the filter may offer: the scheme's and those hash sets give this source.
     categories: list[str]
+    #: The scheme the viewer's number keys vote in (their agency's), and its categories.
+    scheme: SchemeOut
 
 
 def _hashset_category(item: TriageItemOut) -> str | None:
@@ -151,12 +158,14 @@ class _Votes:
     mine: dict[str, str]
 
 
-def _votes(ctx: Context, session: Session, source: str, shas: list[str] | None) -> _Votes:
-    """Agreed categories and the viewer's votes under :data:`KEY_SCHEME`."""
+def _votes(
+    ctx: Context, session: Session, scheme: str, source: str, shas: list[str] | None
+) -> _Votes:
+    """Agreed categories and the viewer's votes under ``scheme``."""
     query = (
         select(Media.sha256, CategoryVote.category, CategoryVote.voter)
         .join(CategoryVote, CategoryVote.media_id == Media.id)
-        .where(CategoryVote.scheme == KEY_SCHEME)
+        .where(CategoryVote.scheme == scheme)
     )
     if shas is None:
         media = (
@@ -206,10 +215,11 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
     use case: it refuses the auditor and answers NotFound for a source not seen).
     """
     report = triage_source(ctx, source)
+    scheme = agency_scheme(ctx)
     items = [item for item in report.by_priority() if _passes(item, wanted)]
     with ctx.store.reader() as session:
         whole = wanted.category is not None
-        votes = _votes(ctx, session, report.source, None) if whole else None
+        votes = _votes(ctx, session, scheme.name, report.source, None) if whole else None
         if votes is not None:
             items = [i for i in items if _category(i, votes) == wanted.category]
         for model, flag in ((Face, wanted.face), (MediaText, wanted.text)):
@@ -230,7 +240,7 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
         shown = entries[(page - 1) * PER_PAGE : page * PER_PAGE]
         members = [m for entry in shown for m in (entry if isinstance(entry, list) else [entry])]
         shas = [m.sha256 for m in members if m.sha256]
-        page_votes = _votes(ctx, session, report.source, shas)
+        page_votes = _votes(ctx, session, scheme.name, report.source, shas)
         faces = _with_rows(session, Face, report.source, shas)
         texts = _with_rows(session, MediaText, report.source, shas)
         reviewed = reviewed_among(ctx, session, media_ids(shas)) if shas else set()
@@ -266,7 +276,7 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
         else:
             tiles.append(tile(entry))
     found = {c for i in report.items if (c := _hashset_category(i))}
-    scheme = [k.category for k in CATEGORY_KEYS]
+    codes = [c.code for c in scheme.categories]
     return TriageViewOut(
         source=report.source,
         counts=report.counts,
@@ -276,7 +286,8 @@ def triage_view(ctx: Context, source: str, wanted: TriageFilter) -> TriageViewOu
         pages=pages,
         per_page=PER_PAGE,
         tiles=tiles,
-        categories=scheme + sorted(found - set(scheme)),
+        categories=codes + sorted(found - set(codes)),
+        scheme=scheme,
     )
 
 

@@ -10,8 +10,10 @@ names nobody.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     DateTime,
@@ -207,3 +209,22 @@ class ReviewMark(Base):
     )
     reviewer: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CategoryScheme(Base):
+    """The category scheme an agency's analysts vote in from the triage grid's number keys.
+
+    One row per agency that chose its own; an agency without one votes in vident's default
+    (UK-CAID). ``categories`` is a list of ``[key, code, label]``: the number key ("0" to
+    "9"), the category recorded with each vote, and what the grid's legend says.
+    """
+
+    __tablename__ = "category_scheme"
+
+    agency_id: Mapped[int] = mapped_column(
+        ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    name: Mapped[str] = mapped_column(String(32))
+    categories: Mapped[list[Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

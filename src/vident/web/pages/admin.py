@@ -21,6 +21,13 @@ from starlette.responses import Response
 
 from vident.service.agencies import AgencyOut, list_agencies
 from vident.service.audit import require
+from vident.service.category_schemes import (
+    CODE_LONGEST,
+    LABEL_LONGEST,
+    MOST_CATEGORIES,
+    NAME_LONGEST,
+    show_agency_scheme,
+)
 from vident.service.context import Role
 from vident.service.errors import Forbidden, NotFound
 from vident.service.tokens import SCOPES, TokenOut, list_tokens
@@ -216,8 +223,46 @@ def admin_agencies(viewer: ViewerDep) -> Response:
         "title": _("Agencies"),
         "agencies": agencies,
         "can_add": viewer.role == Role.SYSTEM_ADMIN,
+        "scheme_link": lambda name: _scheme_link(viewer, name),
     }
     return viewer.render("admin_agencies.html", context)
+
+
+def _scheme_link(viewer: Viewer, agency: str) -> str | None:
+    """The scheme page of ``agency`` if ``viewer`` may set its scheme, else None."""
+    if viewer.role != Role.SYSTEM_ADMIN and agency != viewer.user.agency:
+        return None
+    return "/admin/scheme?" + urlencode({"agency": agency})
+
+
+AgencyChoice = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/admin/scheme")
+def admin_scheme(viewer: ViewerDep, agency: AgencyChoice = None) -> Response:
+    """The category scheme an agency's number keys vote in, and the form that sets it: an
+    agency administrator's own agency, any agency (``agency=``) for a system administrator."""
+    _admin_only(viewer)
+    is_system = viewer.role == Role.SYSTEM_ADMIN
+    chosen = agency or viewer.user.agency
+    if not is_system and chosen != viewer.user.agency:
+        raise Forbidden(_("An agency administrator sets the scheme of their own agency only."))
+    choices = [a.name for a in list_agencies(viewer.ctx).agencies] if is_system else []
+    scheme = show_agency_scheme(viewer.ctx, chosen) if chosen else None
+    lines = [f"{c.key}={c.code}={c.label}" for c in scheme.categories] if scheme else []
+    context: dict[str, object] = {
+        "title": _("Category scheme"),
+        "agency": chosen,
+        "choices": choices,
+        "scheme": scheme,
+        "lines": "\n".join(lines),
+        "api": f"/api/v1/agencies/{quote(chosen, safe='')}/scheme" if chosen else None,
+        "most": MOST_CATEGORIES,
+        "name_longest": NAME_LONGEST,
+        "code_longest": CODE_LONGEST,
+        "label_longest": LABEL_LONGEST,
+    }
+    return viewer.render("admin_scheme.html", context)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,12 @@ ENV = _environment()
 
 
 def page(template: str, context: Mapping[str, object], status_code: int = 200) -> HTMLResponse:
-    """``template`` rendered with ``context`` as a response with the page headers."""
-    html = ENV.get_template(template).render(**context)
+    """``template`` rendered with ``context`` as a response with the page headers; every page
+    carries the script messages (``messages``) for ``vident.t`` in its layout."""
+    # Imported here: messages.py marks its texts with this module's ``_``.
+    from vident.web.pages.messages import messages
+
+    full: dict[str, object] = {"messages": messages()}
+    full.update(context)
+    html = ENV.get_template(template).render(**full)
     return HTMLResponse(html, status_code=status_code, headers=dict(PAGE_HEADERS))

@@ -25,6 +25,7 @@ from vident.service.sessions import touch_session
 from vident.service.users import UserOut
 from vident.web.auth import COOKIE, csrf_token, principal_of, remote_of
 from vident.web.deps import AnonymousContextDep, SecurityDep, StateDep
+from vident.web.pages.messages import messages
 from vident.web.pages.render import _, page
 
 __all__ = ["PageRoute", "SignInNeeded", "Viewer", "ViewerDep", "local_next", "nav_for"]
@@ -111,6 +112,7 @@ class Viewer:
             "nav": nav_for(self.user.role),
             "csrf_token": self.csrf,
             "here": self.path,
+            "messages": messages(),
         }
         full.update(context)
         return page(template, full, status_code)

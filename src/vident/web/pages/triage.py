@@ -20,10 +20,9 @@ from vident.service.series import list_series
 from vident.service.sources import list_sources
 from vident.service.triage import Verdict, triage_source
 from vident.service.triage_view import (
-    CATEGORY_KEYS,
-    KEY_SCHEME,
     TYPES,
     TriageFilter,
+    category_keys,
     triage_view,
 )
 from vident.web.pages.render import _
@@ -170,8 +169,9 @@ def triage_page(
         "filters": filters,
         "verdicts": [v.value for v in VERDICTS],
         "types": TYPES,
-        "keys": CATEGORY_KEYS,
-        "scheme": KEY_SCHEME,
+        # The number keys vote in the viewer's agency's scheme (the default without one).
+        "keys": category_keys(view.scheme),
+        "scheme": view.scheme.name,
         "reasons": reasons,
         "page_link": page_link,
         "series_link": series_link,

@@ -51,7 +51,8 @@
       codes.appendChild(item);
     });
     reveal(section);
-    window.vident.flash("Added " + answer.user.username + ": hand over the enrolment below.");
+    window.vident.flash(
+      window.vident.t("admin.user-added", { username: answer.user.username }));
   }
 
   function showSecret(answer) {
@@ -59,7 +60,7 @@
     field(section, "name").textContent = answer.token.name;
     field(section, "secret").textContent = answer.secret;
     reveal(section);
-    window.vident.flash("Created the token " + answer.token.name + ".");
+    window.vident.flash(window.vident.t("admin.token-created", { name: answer.token.name }));
   }
 
   function userBody(form) {

@@ -220,8 +220,9 @@
         if (w >= 1 && h >= 1) {
           setFields(x, y, w, h);
           showDrawn(x, y, w, h);
-          window.vident.flash("Box drawn: " + Math.round(x) + ", " + Math.round(y) + ", " +
-            Math.round(w) + " × " + Math.round(h) + " pixels.");
+          window.vident.flash(window.vident.t("media.box-drawn", {
+            x: Math.round(x), y: Math.round(y), w: Math.round(w), h: Math.round(h),
+          }));
         }
       }
       drag = null;
@@ -254,7 +255,7 @@
     var picture = document.createElement("img");
     picture.setAttribute("data-sha", link.sha256);
     picture.src = "/api/v1/media/" + encodeURIComponent(link.sha256) + "/preview";
-    picture.alt = "Preview of " + link.path;
+    picture.alt = window.vident.t("media.preview-of", { name: link.path });
     anchor.appendChild(picture);
     figure.appendChild(anchor);
     var caption = document.createElement("figcaption");
@@ -267,7 +268,7 @@
     caption.appendChild(document.createElement("br"));
     var compare = document.createElement("a");
     compare.href = "/compare?a=" + encodeURIComponent(query) + "&b=" + encodeURIComponent(link.sha256);
-    compare.textContent = "compare";
+    compare.textContent = window.vident.t("media.compare");
     caption.appendChild(compare);
     figure.appendChild(caption);
     item.appendChild(figure);
@@ -298,12 +299,14 @@
       var w = Math.max(1, Math.min(previewWidth - x, Math.round(v[2] * sx)));
       var h = Math.max(1, Math.min(previewHeight - y, Math.round(v[3] * sy)));
       results.hidden = false;
-      status.textContent = "Searching…";
+      status.textContent = window.vident.t("media.searching");
       while (tiles.firstChild) tiles.removeChild(tiles.firstChild);
       return fetch("/api/v1/media/" + encodeURIComponent(sha) + "/preview?reveal=true", {
         credentials: "same-origin",
       }).then(function (response) {
-        if (!response.ok) throw new Error("the preview could not be read (" + response.status + ")");
+        if (!response.ok) {
+          throw new Error(window.vident.t("media.preview-unread", { status: response.status }));
+        }
         return response.blob();
       }).then(function (blob) {
         var body = new FormData();
@@ -314,7 +317,9 @@
         return window.vident.api("POST", url, body);
       }).then(function (data) {
         var found = (data.results || []).filter(function (link) { return link.sha256 !== sha; });
-        status.textContent = found.length + (found.length === 1 ? " result" : " results");
+        status.textContent = found.length === 1
+          ? window.vident.t("media.result-one", { n: found.length })
+          : window.vident.t("media.results", { n: found.length });
         status.setAttribute("data-count", String(found.length));
         found.forEach(function (link) { tiles.appendChild(tile(link, sha)); });
       });
@@ -340,7 +345,7 @@
       var action = submitter ? submitter.value : "similar";
       var v = fieldNumbers(form);
       if (v[0] + v[2] > width || v[1] + v[3] > height) {
-        showError(form, "The box reaches beyond the picture (" + width + " × " + height + " pixels).");
+        showError(form, window.vident.t("media.box-outside", { w: width, h: height }));
         return;
       }
       form.querySelector("[data-error]").hidden = true;

@@ -35,13 +35,13 @@
     var calls = faces.map(function (face) {
       return vident.api("POST", "/api/v1/faces/" + face + "/move", { person: Number(target) });
     });
-    return after(Promise.all(calls), "Faces moved to person " + target);
+    return after(Promise.all(calls), vident.t("people.moved", { person: target }));
   }
 
   function merge(from, into, next) {
     return after(
       vident.api("POST", "/api/v1/people/" + into + "/merge", { people: [Number(from)] }),
-      "Person " + from + " merged into person " + into, next);
+      vident.t("people.merged", { from: from, into: into }), next);
   }
 
   /* --- selection ------------------------------------------------------------------------ */
@@ -77,7 +77,7 @@
       return face.getAttribute("data-person") !== target;
     }).map(function (face) { return face.getAttribute("data-face"); });
     if (faces.length === 0) {
-      vident.flash("The selected faces are that person's already.");
+      vident.flash(vident.t("people.already"));
       return;
     }
     button.disabled = true;
@@ -96,7 +96,7 @@
       return vident.api("POST", "/api/v1/people/" + person + "/split", { faces: groups[person] });
     });
     button.disabled = true;
-    after(Promise.all(calls), "Faces split off as a new person")
+    after(Promise.all(calls), vident.t("people.split"))
       .then(function () { button.disabled = false; });
   });
 

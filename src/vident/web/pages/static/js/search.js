@@ -9,7 +9,8 @@
   var summary = document.getElementById("summary");
   var notes = document.getElementById("notes");
   var tiles = document.getElementById("tiles");
-  if (!summary || !tiles) return;
+  if (!summary || !tiles || !window.vident) return;
+  var t = window.vident.t;
   var SHA256 = /^[0-9a-f]{64}$/;
   var counter = 0;
 
@@ -27,13 +28,13 @@
 
   function describe(reason) {
     var parts = [reason.signal];
-    if (reason.distance) parts.push(reason.distance + " bits apart");
-    if (reason.score !== null && reason.score !== undefined) parts.push("score " + reason.score);
-    if (reason.hashset) parts.push("hash set " + reason.hashset);
-    if (reason.category) parts.push("category " + reason.category);
-    if (reason.series) parts.push("series " + reason.series);
-    if (reason.source) parts.push("in " + reason.source);
-    if (reason.identified) parts.push("identified: " + reason.identified);
+    if (reason.distance) parts.push(t("search.bits", { n: reason.distance }));
+    if (reason.score !== null && reason.score !== undefined) parts.push(t("search.score", { score: reason.score }));
+    if (reason.hashset) parts.push(t("search.hashset", { name: reason.hashset }));
+    if (reason.category) parts.push(t("search.category", { name: reason.category }));
+    if (reason.series) parts.push(t("search.series", { name: reason.series }));
+    if (reason.source) parts.push(t("search.source", { name: reason.source }));
+    if (reason.identified) parts.push(t("search.identified", { name: reason.identified }));
     return parts.join(" · ");
   }
 
@@ -53,7 +54,7 @@
     img.id = "result-" + counter;
     img.setAttribute("data-sha", sha);
     img.src = "/api/v1/media/" + sha + "/preview";
-    img.alt = "Preview of " + (caption || sha);
+    img.alt = t("search.preview-of", { name: caption || sha });
     img.loading = "lazy";
     link.appendChild(img);
     item.appendChild(link);
@@ -72,7 +73,7 @@
       reasons.forEach(function (reason) { list.appendChild(el("li", "reason", describe(reason))); });
       item.appendChild(list);
     }
-    var reveal = el("button", "quiet", "Reveal");
+    var reveal = el("button", "quiet", t("search.reveal"));
     reveal.type = "button";
     reveal.setAttribute("data-reveal", img.id);
     reveal.setAttribute("aria-pressed", "false");
@@ -121,17 +122,20 @@
     formError(byFile, "");
     var input = document.getElementById("search-file");
     if (!input.files || input.files.length !== 1) {
-      formError(byFile, "Choose one picture or video.");
+      formError(byFile, t("search.choose-file"));
       return;
     }
     var body = new FormData();
     body.append("file", input.files[0], input.files[0].name);
     busy(byFile, true);
-    summary.textContent = "Searching…";
+    summary.textContent = t("search.searching");
     clear();
     window.vident.api("POST", "/api/v1/search", body).then(function (found) {
-      summary.textContent = found.file + ": " + found.verdict + ", " + found.matches.length +
-        " reasons" + (found.error ? " (" + found.error + ")" : "");
+      var counts = {
+        file: found.file, verdict: found.verdict, n: found.matches.length, error: found.error,
+      };
+      summary.textContent = found.error
+        ? t("search.file-summary-error", counts) : t("search.file-summary", counts);
       var grouped = byMedia(found.matches);
       grouped.loose.forEach(function (match) { note(describe(match)); });
       grouped.order.forEach(function (sha) {
@@ -152,18 +156,18 @@
     var words = document.getElementById("hashes").value.toLowerCase().split(/[\s,;]+/)
       .filter(function (word) { return word !== ""; });
     var bad = words.filter(function (word) { return !SHA256.test(word); });
-    if (words.length === 0) { formError(byHash, "Paste at least one SHA-256 hash."); return; }
+    if (words.length === 0) { formError(byHash, t("search.no-hash")); return; }
     if (bad.length) {
-      formError(byHash, "Not a SHA-256 hash (64 hex digits): " + bad[0].slice(0, 80));
+      formError(byHash, t("search.bad-hash", { word: bad[0].slice(0, 80) }));
       return;
     }
     if (words.length > most) {
-      formError(byHash, "Paste at most " + most + " hashes at once.");
+      formError(byHash, t("search.too-many", { n: most }));
       return;
     }
     var unique = words.filter(function (word, i) { return words.indexOf(word) === i; });
     busy(byHash, true);
-    summary.textContent = "Looking up " + unique.length + " hashes…";
+    summary.textContent = t("search.looking-up", { n: unique.length });
     clear();
     var found = 0;
     var lookups = unique.map(function (sha) {
@@ -181,7 +185,7 @@
         var extra = el("p", "muted", (media.sources || []).join(", "));
         tile(answer.sha, media.file || null, media.verdict, media.matches, extra);
       });
-      summary.textContent = found + " of " + unique.length + " hashes are stored media.";
+      summary.textContent = t("search.hash-summary", { found: found, n: unique.length });
     }).finally(function () { busy(byHash, false); });
   });
 
@@ -189,16 +193,16 @@
   function searchText() {
     formError(byText, "");
     var query = document.getElementById("text-query").value.trim();
-    if (query === "") { formError(byText, "Type a word to look for."); return; }
+    if (query === "") { formError(byText, t("search.no-word")); return; }
     busy(byText, true);
-    summary.textContent = "Searching text…";
+    summary.textContent = t("search.searching-text");
     clear();
     window.vident.api("GET", "/api/v1/text?q=" + encodeURIComponent(query)).then(function (found) {
-      summary.textContent = found.results.length + " pictures show text matching " + query;
+      summary.textContent = t("search.text-summary", { n: found.results.length, query: query });
       found.results.forEach(function (hit) {
         var caption = hit.source ? hit.source + ": " + (hit.path || "") : hit.path;
         var extra = el("p", "snippet", hit.snippet);
-        if (hit.frame) extra.textContent = "frame " + hit.frame + ": " + hit.snippet;
+        if (hit.frame) extra.textContent = t("search.frame", { frame: hit.frame, snippet: hit.snippet });
         tile(hit.sha256, caption, null, [], extra);
       });
     }).catch(function (error) {

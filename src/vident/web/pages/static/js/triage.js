@@ -2,7 +2,7 @@
  * that vote a category, stacks of known series that expand, and the selection's toolbar.
  *
  * Every change goes through the REST API (vident.api) and updates the tile in place; what
- * happened is announced through vident.flash. Messages come from the page (data-msg-*), so
+ * happened is announced through vident.flash. Messages come from the page (vident.t), so
  * they are translated with the rest of it.
  */
 (function () {
@@ -18,13 +18,6 @@
     function (item) {
       categories[item.getAttribute("data-key")] = item.getAttribute("data-category");
     });
-
-  function message(name, values) {
-    var text = grid.getAttribute("data-msg-" + name) || name;
-    return text.replace(/\{(\w+)\}/g, function (_whole, key) {
-      return values && values[key] !== undefined ? String(values[key]) : "";
-    });
-  }
 
   function tiles() {
     return Array.prototype.filter.call(grid.querySelectorAll("[data-tile]"), function (tile) {
@@ -47,9 +40,9 @@
       base = tile.getAttribute("aria-label") || "";
       tile.setAttribute("data-label", base);
     }
-    if (tile.getAttribute("data-reviewed") === "true") base += ", " + message("reviewed");
+    if (tile.getAttribute("data-reviewed") === "true") base += ", " + vident.t("triage.reviewed");
     var selected = tile.getAttribute("data-selected") === "true";
-    tile.setAttribute("aria-label", selected ? base + ", " + message("selected") : base);
+    tile.setAttribute("aria-label", selected ? base + ", " + vident.t("triage.selected") : base);
   }
 
   function focusTile(tile) {
@@ -90,7 +83,7 @@
     var box = document.querySelector("[data-selected-count]");
     if (!box) return;
     var n = selectedTiles().length;
-    box.textContent = n ? message("count", { n: n }) : message("none");
+    box.textContent = n ? vident.t("triage.count", { n: n }) : vident.t("triage.none");
   }
 
   function toggleSelection(tile) {
@@ -100,9 +93,9 @@
     tile.classList.toggle("selected", on);
     label(tile);
     showCount();
-    vident.flash(message(on ? "selected-one" : "unselected-one", {
-      name: tile.getAttribute("data-path"),
-    }));
+    vident.flash(on
+      ? vident.t("triage.selected-one", { name: tile.getAttribute("data-path") })
+      : vident.t("triage.unselected-one", { name: tile.getAttribute("data-path") }));
   }
 
   function toggleStack(stack) {
@@ -117,9 +110,11 @@
     });
     if (button) {
       button.setAttribute("aria-expanded", open ? "true" : "false");
-      button.textContent = message(open ? "hide" : "show");
+      button.textContent = open ? vident.t("triage.hide") : vident.t("triage.show");
     }
-    vident.flash(message(open ? "expanded" : "collapsed", { series: series }));
+    vident.flash(open
+      ? vident.t("triage.expanded", { series: series })
+      : vident.t("triage.collapsed", { series: series }));
   }
 
   /* The focused tile and every selected one: what the keys and the toolbar act on. */
@@ -132,7 +127,7 @@
   }
 
   function readOnly() {
-    vident.flash(message("readonly"));
+    vident.flash(vident.t("triage.readonly"));
   }
 
   function each(list, work) {
@@ -152,21 +147,21 @@
 
   function categorise(list, category) {
     if (!canEdit) { readOnly(); return; }
-    if (!list.length) { vident.flash(message("nothing")); return; }
+    if (!list.length) { vident.flash(vident.t("triage.nothing")); return; }
     each(list, function (tile) {
       var sha = tile.getAttribute("data-sha");
       return vident.api("POST", "/api/v1/media/" + sha + "/votes",
         { scheme: scheme, category: category })
         .then(function (answer) {
           tile.classList.add("voted");
-          tile.querySelector("[data-my-vote]").textContent = message("my-vote", { category: category });
+          tile.querySelector("[data-my-vote]").textContent = vident.t("triage.my-vote", { category: category });
           var agreed = tile.querySelector("[data-category]");
           if (answer && answer.agreed) {
-            agreed.textContent = message("category", { category: answer.agreed });
+            agreed.textContent = vident.t("triage.category", { category: answer.agreed });
           }
         });
     }).then(function (outcome) {
-      var text = message("voted", { category: category, n: outcome.done });
+      var text = vident.t("triage.voted", { category: category, n: outcome.done });
       if (outcome.failure) text += " " + outcome.failure.message;
       vident.flash(text);
     });
@@ -176,14 +171,14 @@
     tile.setAttribute("data-reviewed", on ? "true" : "false");
     tile.classList.toggle("reviewed", on);
     var mark = tile.querySelector("[data-reviewed-mark]");
-    if (mark) mark.textContent = on ? message("reviewed") : "";
+    if (mark) mark.textContent = on ? vident.t("triage.reviewed") : "";
     label(tile);
   }
 
   /* Mark the tiles reviewed (on) or not, in one request; each tile shows what the answer says. */
   function review(list, on) {
     if (!canEdit) { readOnly(); return; }
-    if (!list.length) { vident.flash(message("nothing")); return; }
+    if (!list.length) { vident.flash(vident.t("triage.nothing")); return; }
     var bySha = {};
     list.forEach(function (tile) { bySha[tile.getAttribute("data-sha")] = tile; });
     vident.api("POST", "/api/v1/reviews", { sha256: Object.keys(bySha), reviewed: on })
@@ -195,7 +190,9 @@
           showReviewed(tile, item.reviewed);
           if (item.reviewed === on) changed += 1;
         });
-        vident.flash(message(on ? "marked" : "unmarked", { n: changed }));
+        vident.flash(on
+          ? vident.t("triage.marked", { n: changed })
+          : vident.t("triage.unmarked", { n: changed }));
       }, function (error) {
         vident.flash(error.message);
       });
@@ -231,10 +228,12 @@
         return;
       }
       var img = imageOf(tile);
-      if (!img) { vident.flash(message("no-preview")); return; }
+      if (!img) { vident.flash(vident.t("triage.no-preview")); return; }
       var on = img.getAttribute("data-revealed") !== "true";
       vident.reveal(img, on);
-      vident.flash(message(on ? "revealed" : "veiled", { name: tile.getAttribute("data-path") }));
+      vident.flash(on
+        ? vident.t("triage.revealed", { name: tile.getAttribute("data-path") })
+        : vident.t("triage.veiled", { name: tile.getAttribute("data-path") }));
     } else if ((key === "x" || key === "X") && onTile) {
       event.preventDefault();
       toggleSelection(tile);
@@ -245,7 +244,7 @@
       event.preventDefault();
       if (!canEdit) { readOnly(); return; }
       var category = categories[key];
-      if (!category) { vident.flash(message("no-key", { key: key })); return; }
+      if (!category) { vident.flash(vident.t("triage.no-key", { key: key })); return; }
       categorise(targets(tile), category);
     }
   });
@@ -292,12 +291,12 @@
       } else if (button.hasAttribute("data-add-to-series")) {
         var series = toolbar.querySelector("[data-series-choice]").value;
         var chosen = selectedTiles();
-        if (!series || !chosen.length) { vident.flash(message("nothing")); return; }
+        if (!series || !chosen.length) { vident.flash(vident.t("triage.nothing")); return; }
         each(chosen, function (tile) {
           return vident.api("POST", "/api/v1/series/" + encodeURIComponent(series) + "/media",
             { sha256: tile.getAttribute("data-sha") });
         }).then(function (outcome) {
-          var text = message("added", { series: series, n: outcome.done });
+          var text = vident.t("triage.added", { series: series, n: outcome.done });
           if (outcome.failure) text += " " + outcome.failure.message;
           vident.flash(text);
         });

@@ -6,7 +6,8 @@
   "use strict";
 
   var form = document.getElementById("upload");
-  if (!form) return;
+  if (!form || !window.vident) return;
+  var t = window.vident.t;
   var drop = document.getElementById("drop");
   var input = document.getElementById("file");
   var chosenText = document.getElementById("chosen");
@@ -31,7 +32,7 @@
   }
 
   function megabytes(bytes) {
-    return (bytes / 1e6).toFixed(1) + " MB";
+    return t("upload.megabytes", { mb: (bytes / 1e6).toFixed(1) });
   }
 
   function choose(files) {
@@ -44,18 +45,17 @@
     if (files.length > 1) {
       chosen = null;
       chosenText.textContent = "";
-      showError("One file per upload: pack the " + files.length +
-        " files into one archive (zip, tar) and drop that.");
+      showError(t("upload.one-file", { n: files.length }));
       return;
     }
     if (files[0].size > maxBytes) {
       chosen = null;
       chosenText.textContent = "";
-      showError("The file is larger than this server accepts (" + megabytes(maxBytes) + ").");
+      showError(t("upload.too-large", { size: megabytes(maxBytes) }));
       return;
     }
     chosen = files[0];
-    chosenText.textContent = "Chosen: " + chosen.name + " (" + megabytes(chosen.size) + ")";
+    chosenText.textContent = t("upload.chosen", { name: chosen.name, size: megabytes(chosen.size) });
     var source = document.getElementById("source");
     if (source.value.trim() === "") source.value = chosen.name.replace(/\.[^.]*$/, "");
   }
@@ -83,17 +83,17 @@
       if (data && typeof data.detail === "string") return data.detail;
       if (data && typeof data.title === "string") return data.title;
     } catch (_ignored) { /* not JSON: say the status */ }
-    return "the server answered " + xhr.status;
+    return t("api.status", { status: xhr.status });
   }
 
   function showJob(job) {
     ingested.max = Math.max(job.files_total, 1);
     ingested.value = job.status === "done" ? ingested.max : job.files_done;
     jobStatus.textContent = job.status;
-    var text = job.files_done + " of " + job.files_total + " files";
-    if (job.errors) text += ", " + job.errors + " could not be read";
+    var text = t("upload.files", { done: job.files_done, total: job.files_total });
+    if (job.errors) text += ", " + t("upload.unreadable", { n: job.errors });
     if (job.eta_seconds !== null && job.eta_seconds !== undefined) {
-      text += ", about " + Math.round(job.eta_seconds) + " s left";
+      text += ", " + t("upload.eta", { seconds: Math.round(job.eta_seconds) });
     }
     jobText.textContent = text;
   }
@@ -104,10 +104,10 @@
       if (job.status === "done") {
         triageLink.href = "/sources/" + encodeURIComponent(job.source) + "/triage";
         jobDone.hidden = false;
-        window.vident.flash("The ingest of " + job.source + " is done.");
+        window.vident.flash(t("upload.done", { source: job.source }));
         start.disabled = false;
       } else if (job.status === "failed") {
-        jobError.textContent = job.error || "the ingest failed";
+        jobError.textContent = job.error || t("upload.failed");
         jobError.hidden = false;
         start.disabled = false;
       } else {
@@ -127,8 +127,8 @@
     var newCase = document.getElementById("new-case").value.trim();
     var case_ = newCase || document.getElementById("case").value;
     if (!chosen && input.files && input.files.length === 1) choose(input.files);
-    if (source === "") { showError("Give the source a name."); return; }
-    if (!chosen) { showError("Choose or drop one file or archive to upload."); return; }
+    if (source === "") { showError(t("upload.no-source")); return; }
+    if (!chosen) { showError(t("upload.no-file")); return; }
 
     var url = "/api/v1/jobs?source=" + encodeURIComponent(source);
     if (case_) url += "&case=" + encodeURIComponent(case_);
@@ -152,7 +152,9 @@
       if (!progress.lengthComputable) return;
       sent.max = progress.total;
       sent.value = progress.loaded;
-      sentText.textContent = megabytes(progress.loaded) + " of " + megabytes(progress.total);
+      sentText.textContent = t("upload.progress", {
+        sent: megabytes(progress.loaded), total: megabytes(progress.total),
+      });
     });
     xhr.addEventListener("load", function () {
       if (xhr.status !== 202 && xhr.status !== 200) {
@@ -162,13 +164,13 @@
         return;
       }
       sent.value = sent.max;
-      sentText.textContent = "sent";
+      sentText.textContent = t("upload.sent");
       var job = JSON.parse(xhr.responseText);
       showJob(job);
       follow(job.id);
     });
     xhr.addEventListener("error", function () {
-      showError("The upload was interrupted: check the connection and start it again.");
+      showError(t("upload.interrupted"));
       panel.hidden = true;
       start.disabled = false;
     });

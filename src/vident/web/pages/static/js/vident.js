@@ -12,10 +12,32 @@
  *   the same for one button.
  * - vident.reveal(img, on): swap a veiled preview for the picture (an audited reveal) and back.
  * - vident.flash(text): a polite status message for screen readers and eyes.
+ * - vident.t(key, values): the page's message for key (from the layout's JSON data block
+ *   #vident-messages, translated with the page) with its %(name)s placeholders filled from
+ *   values; a key the page lacks shows as itself, so a missing message is seen.
  * No inline script anywhere: the pages' CSP forbids it, and this file is all there is.
  */
 (function () {
   "use strict";
+
+  var messages = null;
+
+  function t(key, values) {
+    if (messages === null) {
+      messages = {};
+      var block = document.getElementById("vident-messages");
+      if (block) {
+        try {
+          messages = JSON.parse(block.textContent) || {};
+        } catch (_ignored) { /* no messages: every key shows as itself */ }
+      }
+    }
+    var text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    return String(text).replace(/%\((\w+)\)s/g, function (_whole, name) {
+      return values && values[name] !== undefined && values[name] !== null
+        ? String(values[name]) : "";
+    });
+  }
 
   function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -40,7 +62,7 @@
       return parsed.then(function (data) {
         if (!response.ok) {
           var reason = data && (data.detail || data.title);
-          if (typeof reason !== "string") reason = "the server answered " + response.status;
+          if (typeof reason !== "string") reason = t("api.status", { status: response.status });
           var error = new Error(reason);
           error.status = response.status;
           throw error;
@@ -156,5 +178,5 @@
     button.setAttribute("aria-pressed", on ? "true" : "false");
   });
 
-  window.vident = { api: api, flash: flash, reveal: reveal, csrf: csrf, fill: fill };
+  window.vident = { api: api, flash: flash, reveal: reveal, csrf: csrf, fill: fill, t: t };
 })();

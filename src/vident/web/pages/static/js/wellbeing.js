@@ -15,7 +15,9 @@
   function minutesText(seconds) {
     var minutes = Math.floor(seconds / 60);
     var hours = Math.floor(minutes / 60);
-    return hours > 0 ? hours + " h " + (minutes % 60) + " min" : minutes + " min";
+    return hours > 0
+      ? window.vident.t("wellbeing.hours", { hours: hours, minutes: minutes % 60 })
+      : window.vident.t("wellbeing.minutes", { minutes: minutes });
   }
 
   function banner() {
@@ -32,7 +34,7 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "quiet";
-    button.textContent = "Dismiss";
+    button.textContent = window.vident.t("wellbeing.dismiss");
     box.appendChild(text);
     box.appendChild(document.createTextNode(" "));
     box.appendChild(button);
@@ -57,8 +59,7 @@
     var box = banner();
     var elapsed = state.seconds + (Date.now() - state.loadedAt) / 1000;
     box.querySelector(".break-text").textContent =
-      "You have been working for " + minutesText(elapsed) +
-      " in this session. Time for a short break away from the screen?";
+      window.vident.t("wellbeing.reminder", { time: minutesText(elapsed) });
     box.hidden = false;
     box.querySelector("button").onclick = function () {
       box.hidden = true;
