@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from tests.pg import postgres_server
+from tests.workspace import browser, workspace
 from vident.config import Settings
 from vident.demo.synthetic import photo_like
 from vident.media import runtime
@@ -22,6 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("VIDENT_CORPUS", REPO.parent / "shared" / "corpora"))
 
 _db_counter = itertools.count()
+
+
+#: Fixtures defined elsewhere, registered here once for every test module.
+__all__ = ["browser", "workspace"]
 
 
 @pytest.fixture(scope="session", autouse=True)

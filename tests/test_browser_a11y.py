@@ -15,13 +15,11 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.a11y import violations
-from tests.workspace import Workspace, browser, workspace
+from tests.workspace import Workspace
 from vident.service.context import local_operator, open_context
 from vident.service.people import list_people
 from vident.service.triage import triage_source
 from vident.web.auth import COOKIE
-
-__all__ = ["browser", "workspace"]
 
 #: The case and series this module makes (the workspace is shared: a name of our own).
 SERIES = "a11y-series"

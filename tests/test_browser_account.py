@@ -18,15 +18,13 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from tests.workspace import AGENCY, PASSWORD, Workspace, browser, workspace
+from tests.workspace import AGENCY, PASSWORD, Workspace
 from vident.service.context import Role, local_operator, open_context
 from vident.service.errors import Unauthenticated
 from vident.service.sessions import login, touch_session
 from vident.service.users import add_user
 from vident.store.models import Media
 from vident.web.auth import COOKIE
-
-__all__ = ["browser", "workspace"]
 
 _serial = itertools.count()
 

@@ -15,9 +15,7 @@ from datetime import date, timedelta
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import Watched
-from tests.workspace import AGENCY, Workspace, browser, workspace
-
-__all__ = ["browser", "workspace"]
+from tests.workspace import AGENCY, Workspace
 
 
 def _refused_by_policy(tab: Watched) -> list[str]:

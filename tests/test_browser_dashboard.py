@@ -11,9 +11,7 @@ import zipfile
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import jpeg_bytes
-from tests.workspace import Workspace, browser, workspace
-
-__all__ = ["browser", "workspace"]
+from tests.workspace import Workspace
 
 #: Seconds the ingest of a few small pictures may take on a busy test machine.
 INGEST_SECONDS = 120

@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.workspace import Workspace, browser, served_workspace
-
-__all__ = ["browser"]
+from tests.workspace import Workspace, served_workspace
 
 SEIZURE = "demo-seizure"
 EARLIER = "demo-earlier-case"

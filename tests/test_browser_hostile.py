@@ -17,18 +17,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser import Watched
-from tests.workspace import (
-    HOSTILE_EXIF,
-    HOSTILE_NAMES,
-    HOSTILE_SOURCE,
-    Workspace,
-    browser,
-    workspace,
-)
+from tests.workspace import HOSTILE_EXIF, HOSTILE_NAMES, HOSTILE_SOURCE, Workspace
 from vident.service.context import local_operator, open_context
 from vident.service.triage import TriageItemOut, triage_source
-
-__all__ = ["browser", "workspace"]
 
 #: Markup an analyst types (this module's names: the workspace is shared).
 SERIES = "hostile-<img src=x onerror=alert(9)>"

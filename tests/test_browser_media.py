@@ -16,12 +16,10 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.workspace import HOSTILE_EXIF, HOSTILE_SOURCE, Workspace, browser, workspace
+from tests.workspace import HOSTILE_EXIF, HOSTILE_SOURCE, Workspace
 from vident.service.compare import MediaFactsOut, media_facts
 from vident.service.context import local_operator, open_context
 from vident.service.triage import TriageItemOut, triage_source
-
-__all__ = ["browser", "workspace"]
 
 #: The note of the clue this module records (the workspace is shared: a name of our own).
 CLUE_NOTE = "media-test: a logo on the wall"

@@ -7,9 +7,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Browser, expect
 
-from tests.workspace import PASSWORD, Workspace, browser, workspace
-
-__all__ = ["browser", "workspace"]
+from tests.workspace import PASSWORD, Workspace
 
 
 def _menu(tab_page: object) -> list[str]:

@@ -14,9 +14,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import APIResponse, Browser, Page, expect
 
-from tests.workspace import Workspace, browser, workspace
-
-__all__ = ["browser", "workspace"]
+from tests.workspace import Workspace
 
 EARLIER = "demo-earlier-case"
 SEIZURE = "demo-seizure"

@@ -16,9 +16,7 @@ from urllib.parse import quote, urlparse
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.workspace import Workspace, browser, workspace
-
-__all__ = ["browser", "workspace"]
+from tests.workspace import Workspace
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 

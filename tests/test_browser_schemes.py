@@ -9,10 +9,8 @@ from urllib.parse import quote
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.workspace import AGENCY, Workspace, browser, workspace
+from tests.workspace import AGENCY, Workspace
 from vident.service.category_schemes import DEFAULT_CATEGORIES, DEFAULT_SCHEME
-
-__all__ = ["browser", "workspace"]
 
 SCHEME = "SCHEMES-KB"
 GRID = "/sources/demo-seizure/triage"

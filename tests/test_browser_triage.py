@@ -9,10 +9,8 @@ from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.workspace import Workspace, browser, workspace
+from tests.workspace import Workspace
 from vident.service.triage_view import KEY_SCHEME
-
-__all__ = ["browser", "workspace"]
 
 GRID = "/sources/demo-seizure/triage"
 VEILED = re.compile(r"^/api/v1/media/[0-9a-f]{64}/preview$")

@@ -16,10 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import Watched
 from tests.conftest import jpeg_bytes
-from tests.workspace import Workspace, browser, workspace
+from tests.workspace import Workspace
 from vident.demo.scenario import TEXT_QUERY
-
-__all__ = ["browser", "workspace"]
 
 #: A file name that would run script if a page let it through as markup.
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.jpg"

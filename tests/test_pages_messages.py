@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 
 from tests.api_support import PASSWORD, Api, api_over
-from tests.workspace import Workspace, browser, workspace
+from tests.workspace import Workspace
 from vident.config import Settings
 from vident.web.pages import messages as messages_module
 from vident.web.pages.messages import MESSAGES
@@ -25,7 +25,6 @@ BLOCK = re.compile(
 #: ``vident.t("key"`` or a script's local alias ``t("key"`` (``var t = window.vident.t``).
 CALL = re.compile(r'\bt\(\s*"(?P<key>[^"]+)"')
 PLACEHOLDER = re.compile(r"%\((?P<name>\w+)\)s")
-__all__ = ["browser", "workspace"]
 
 HOSTILE = '</script><script>alert("x")</script><!--'
 

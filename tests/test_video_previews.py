@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.api_support import API, PASSWORD, Api, api_over, problem
 from tests.helpers_media import photo_like
-from tests.workspace import Workspace, browser, workspace
+from tests.workspace import Workspace
 from vident.config import Settings
 from vident.media.preview import FrameStrip
 from vident.media.types import DecodedImage
@@ -51,8 +51,6 @@ from vident.store.previews import (
     preview_path,
     write_frame_preview,
 )
-
-__all__ = ["browser", "workspace"]
 
 SCENES = 12
 UNTIL = date.today() + timedelta(days=30)

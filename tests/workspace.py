@@ -7,7 +7,9 @@ role are made by the service layer and each signs in once through the real login
 (a TOTP code may be used only once, so tests share the sessions): a test opens a tab already
 signed in as the role it needs with :meth:`Workspace.tab`.
 
-Import the fixtures into a test module with ``from tests.workspace import browser, workspace``.
+The fixtures ``workspace`` and ``browser`` are registered in ``tests/conftest.py``, so every test
+module shares one workspace per test session (a fixture imported into each module would be a
+fixture of that module, built again for each).
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from PIL.ExifTags import Base
-from playwright.sync_api import Browser
 
 from tests.browser import Watched, chromium, live_server, missing_browser, watched_page
 from vident.config import Settings
@@ -46,6 +47,9 @@ from vident.service.users import EnrolmentOut, add_user, bootstrap_admin
 from vident.store.db import Store, upgrade
 from vident.web.app import create_app
 from vident.web.auth import COOKIE, csrf_token
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PASSWORD = "a fine long password for tests"
 AGENCY = "Kripo Berlin"
