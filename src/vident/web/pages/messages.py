@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from vident.web.pages.render import _
+from vident.web.pages.translate import _
 
 __all__ = ["MESSAGES", "messages"]
 

@@ -13,6 +13,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
+from vident.web.pages.messages import messages
+from vident.web.pages.translate import _
+
+__all__ = ["PAGE_CSP", "PAGE_HEADERS", "STATIC", "TEMPLATES", "_", "page"]
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -26,11 +31,6 @@ PAGE_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": PAGE_CSP,
     "Cache-Control": "no-store",
 }
-
-
-def _(text: str) -> str:
-    """Marks ``text`` for translation; the identity until vident ships catalogues."""
-    return text
 
 
 def _environment() -> Environment:
@@ -51,9 +51,6 @@ ENV = _environment()
 def page(template: str, context: Mapping[str, object], status_code: int = 200) -> HTMLResponse:
     """``template`` rendered with ``context`` as a response with the page headers; every page
     carries the script messages (``messages``) for ``vident.t`` in its layout."""
-    # Imported here: messages.py marks its texts with this module's ``_``.
-    from vident.web.pages.messages import messages
-
     full: dict[str, object] = {"messages": messages()}
     full.update(context)
     html = ENV.get_template(template).render(**full)
