@@ -14,13 +14,14 @@ splits off the selected faces; each card has a "merge into" choice). Viewers get
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from vident.service.people import PersonOut, list_people, show_person
+from vident.web.pages.paging import Pager
+from vident.web.pages.paging import window as paged
 from vident.web.pages.render import _
 from vident.web.pages.session import PageRoute, ViewerDep
 
@@ -31,29 +32,9 @@ PAGE_SIZE = 24
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 
 
-@dataclass(frozen=True, slots=True)
-class Pager:
-    """Which page of the cards is shown, and whether there are pages before and after."""
-
-    number: int
-    pages: int
-    total: int
-
-    @property
-    def previous(self) -> int | None:
-        return self.number - 1 if self.number > 1 else None
-
-    @property
-    def next(self) -> int | None:
-        return self.number + 1 if self.number < self.pages else None
-
-
 def window(people: list[PersonOut], number: int) -> tuple[list[PersonOut], Pager]:
     """Page ``number`` of ``people`` (past the end: the last page) and its pager."""
-    pages = max(1, -(-len(people) // PAGE_SIZE))
-    number = min(number, pages)
-    start = (number - 1) * PAGE_SIZE
-    return people[start : start + PAGE_SIZE], Pager(number, pages, len(people))
+    return paged(people, number, PAGE_SIZE)
 
 
 def person_name(person: PersonOut) -> str:

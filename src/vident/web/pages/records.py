@@ -35,6 +35,8 @@ from vident.service.victims import (
     show_offender,
     show_victim,
 )
+from vident.web.pages.paging import Pager
+from vident.web.pages.paging import window as paged
 from vident.web.pages.render import _
 from vident.web.pages.session import PageRoute, Viewer, ViewerDep
 
@@ -53,29 +55,9 @@ def segment(text: str) -> str:
     return quote(text, safe="")
 
 
-@dataclass(frozen=True, slots=True)
-class Pager:
-    """One window of a list: which page, and whether there are pages before and after."""
-
-    number: int
-    pages: int
-    total: int
-
-    @property
-    def previous(self) -> int | None:
-        return self.number - 1 if self.number > 1 else None
-
-    @property
-    def next(self) -> int | None:
-        return self.number + 1 if self.number < self.pages else None
-
-
 def window(items: Sequence[T], number: int) -> tuple[list[T], Pager]:
     """Page ``number`` of ``items`` (past the end: the last page) and its pager."""
-    pages = max(1, -(-len(items) // PAGE_SIZE))
-    number = min(number, pages)
-    start = (number - 1) * PAGE_SIZE
-    return list(items[start : start + PAGE_SIZE]), Pager(number, pages, len(items))
+    return paged(items, number, PAGE_SIZE)
 
 
 def show(viewer: Viewer, template: str, title: str, **context: object) -> Response:
