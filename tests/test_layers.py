@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "vident.cli_base": 6,
     "vident.cli_serve": 6,
     "vident.cli_cases": 6,
+    "vident.cli_peers": 6,
     "vident.web": 6,
     "vident.demo": 6,
     "vident.progress": 6,

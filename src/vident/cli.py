@@ -51,14 +51,26 @@ __all__ = ["app", "main"]
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
-    """Create the store (or migrate it to this version) and the index directory."""
+def init(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="This instance's name among peers (default: the host's name); fixed once made.",
+        ),
+    ] = None,
+) -> None:
+    """Create the store (or migrate it to this version), the index directory and the
+    instance's identity (the key pair peers know it by)."""
     settings = _settings(ctx)
+    from vident.security.settings import SecuritySettings
     from vident.service.store_admin import init_store
 
     with _errors():
-        ready = init_store(settings)
+        ready = init_store(settings, SecuritySettings(), name=name)
     out.print(f"vident store ready: {ready.store}; data directory {ready.data}")
+    out.print(f"instance {ready.instance}, key {ready.key} (fingerprint {ready.fingerprint})")
 
 
 @contextmanager
@@ -417,10 +429,10 @@ def sources(ctx: typer.Context) -> None:
 
 # The compare-and-connect and administration commands register themselves on ``app`` when
 # imported; after the core commands, so that help lists those first.
-from vident import cli_admin, cli_cases, cli_links, cli_serve  # noqa: E402
+from vident import cli_admin, cli_cases, cli_links, cli_peers, cli_serve  # noqa: E402
 
 #: The command modules besides this one.
-COMMAND_MODULES = (cli_links, cli_admin, cli_serve, cli_cases)
+COMMAND_MODULES = (cli_links, cli_admin, cli_serve, cli_cases, cli_peers)
 
 
 def main() -> None:

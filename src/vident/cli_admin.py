@@ -76,12 +76,15 @@ def _date(text: str) -> date:
 
 
 def _role(text: str) -> Role:
-    from vident.service.context import Role
+    from vident.service.context import USER_ROLES, Role
 
     try:
-        return Role(text)
+        role = Role(text)
+        if role not in USER_ROLES:
+            raise ValueError(text)
+        return role
     except ValueError:
-        roles = ", ".join(r.value for r in Role)
+        roles = ", ".join(r.value for r in USER_ROLES)
         raise _fail(f"{text!r} is not a role: use one of {roles}") from None
 
 

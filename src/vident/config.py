@@ -125,6 +125,23 @@ class Settings(Limits):
             "the record holding a longer one is rejected."
         ),
     )
+    instance: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        description=(
+            "This instance's name among its peers, fixed by `vident init` with its keys "
+            "(lowercase letters, digits, '.', '_', '-'); default: the host's name."
+        ),
+    )
+    peer_requests_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="Requests one peer may make here a minute (push, pull, match); more get 429.",
+    )
+    peer_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for a peer's answer before retrying."
+    )
     category_votes_needed: int = Field(
         default=3,
         ge=1,

@@ -42,7 +42,7 @@ def series_notes(session: Session, sha256s: Iterable[str]) -> dict[str, tuple[st
         )
     if not rows:
         return found
-    victims = _identified_victims(session, {row[1] for row in rows})
+    victims = identified_victims(session, {row[1] for row in rows})
     for sha, series_id, name, status in sorted(rows, key=lambda r: r[2]):
         note = victims.get(series_id)
         if note is None and status == IDENTIFIED_STATUS:
@@ -62,7 +62,7 @@ def named_series_notes(session: Session, names: Iterable[str]) -> dict[str, str]
     rows = session.execute(
         select(Series.id, Series.name, Series.status).where(Series.name.in_(wanted))
     ).all()
-    victims = _identified_victims(session, {row[0] for row in rows})
+    victims = identified_victims(session, {row[0] for row in rows})
     found: dict[str, str] = {}
     for series_id, name, status in rows:
         note = victims.get(series_id)
@@ -73,7 +73,7 @@ def named_series_notes(session: Session, names: Iterable[str]) -> dict[str, str]
     return found
 
 
-def _identified_victims(session: Session, series_ids: set[int]) -> dict[int, str]:
+def identified_victims(session: Session, series_ids: set[int]) -> dict[int, str]:
     """The first identified victim's line for each series that has one."""
     notes: dict[int, str] = {}
     for series_id, agency, country, on in session.execute(

@@ -35,6 +35,8 @@ class HashSetHit:
     category: str | None
     series: str | None
     entry_id: int
+    #: Who identified the victim, as the entry's owner says (records from peers say it).
+    identified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +51,20 @@ def _hashset_hits(
 ) -> Iterator[tuple[Any, HashSetHit]]:
     """(key, what the hash set says) for every hash-set hash that meets ``condition``."""
     rows = session.execute(
-        select(key, HashSet.name, HashSetEntry.category, HashSetEntry.series, HashSetEntry.id)
+        select(
+            key,
+            HashSet.name,
+            HashSetEntry.category,
+            HashSetEntry.series,
+            HashSetEntry.id,
+            HashSetEntry.identified_by,
+        )
         .join(HashSetEntry, HashSetEntry.id == HashSetHash.entry_id)
         .join(HashSet, HashSet.id == HashSetEntry.hashset_id)
         .where(condition)
     )
-    for found_key, name, category, series, entry_id in rows:
-        yield found_key, HashSetHit(name, category, series, entry_id)
+    for found_key, name, category, series, entry_id, identified in rows:
+        yield found_key, HashSetHit(name, category, series, entry_id, identified)
 
 
 def hashset_exact(

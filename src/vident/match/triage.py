@@ -131,14 +131,24 @@ class TriageReport:
 
 def exact_reason(kind: str, hit: HashSetHit | MediaHit) -> Reason:
     if isinstance(hit, HashSetHit):
-        return Reason(kind, 0, hashset=hit.hashset, category=hit.category, series=hit.series)
+        return _hashset_reason(kind, 0, hit)
     return Reason(kind, 0, media=hit.sha256.hex(), source=hit.source)
+
+
+def _hashset_reason(kind: str, distance: int, hit: HashSetHit) -> Reason:
+    return Reason(
+        kind,
+        distance,
+        hashset=hit.hashset,
+        category=hit.category,
+        series=hit.series,
+        identified=hit.identified,
+    )
 
 
 def near_reason(kind: str, hit: NearHit) -> Reason:
     if hit.hashset is not None:
-        h = hit.hashset
-        return Reason(kind, hit.distance, hashset=h.hashset, category=h.category, series=h.series)
+        return _hashset_reason(kind, hit.distance, hit.hashset)
     assert hit.media is not None
     return Reason(kind, hit.distance, media=hit.media.sha256.hex(), source=hit.media.source)
 

@@ -29,12 +29,20 @@ class Role(enum.StrEnum):
     AGENCY_ADMIN = "agency_admin"
     AUDITOR = "auditor"
     SYSTEM_ADMIN = "system_admin"
+    #: Another vident instance, authenticated by its signature: only the exchange's own use
+    #: cases allow it, and no user is ever given it.
+    PEER = "peer"
+
+
+#: The roles a user may hold.
+USER_ROLES = tuple(role for role in Role if role is not Role.PEER)
 
 
 class PrincipalKind(enum.StrEnum):
     OPERATOR = "operator"  # the named local operator of a data directory (the command line)
     USER = "user"  # a person logged in to the web API
     TOKEN = "token"  # a machine with an API token
+    PEER = "peer"  # another vident instance, by its signed request
 
 
 @dataclass(frozen=True, slots=True)

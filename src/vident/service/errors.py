@@ -60,3 +60,10 @@ class Unauthenticated(ServiceError):
 
     status = 401
     title = "unauthenticated"
+
+
+class TooManyRequests(ServiceError):
+    """The caller asked more often than it may: the same request a little later will do."""
+
+    status = 429
+    title = "too many requests"

@@ -7,20 +7,28 @@ than a :class:`~vident.service.context.Context`.
 from __future__ import annotations
 
 from vident.config import Settings
+from vident.security.settings import SecuritySettings
 from vident.service.failures import translated
+from vident.service.peers import ensure_identity
 from vident.service.schemas import Model
 from vident.store.db import Store, upgrade
 
 
 class InitOut(Model):
-    """Where the store and the data directory are, once ready."""
+    """Where the store and the data directory are, once ready, and the instance's identity."""
 
     store: str
     data: str
+    instance: str
+    key: str
+    fingerprint: str
 
 
-def init_store(settings: Settings) -> InitOut:
-    """Create the store (or migrate it to this version) and the index directory."""
+def init_store(
+    settings: Settings, security: SecuritySettings | None = None, *, name: str | None = None
+) -> InitOut:
+    """Create the store (or migrate it to this version), the index directory and the
+    instance's identity (named ``name``, else as the settings say; kept once made)."""
     with translated(settings.database_url):
         store = Store(settings.database_url)  # a bad URL is refused before anything is made
         try:
@@ -30,4 +38,13 @@ def init_store(settings: Settings) -> InitOut:
             where = store.engine.url.render_as_string(hide_password=True)
         finally:
             store.dispose()
-    return InitOut(store=where, data=str(settings.data))
+    if name is not None:
+        settings = settings.model_copy(update={"instance": name})
+    public = ensure_identity(settings, security).public()
+    return InitOut(
+        store=where,
+        data=str(settings.data),
+        instance=public.name,
+        key=public.key_text(),
+        fingerprint=public.fingerprint(),
+    )

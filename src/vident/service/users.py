@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from vident.security import passwords, recovery, totp
 from vident.security.settings import SecuritySettings, defaults
 from vident.service.audit import record, record_in, require
-from vident.service.context import Context, Role
+from vident.service.context import USER_ROLES, Context, Role
 from vident.service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from vident.service.keys import open_keyring, open_totp, seal_totp
 from vident.service.schemas import Model
@@ -181,6 +181,9 @@ def _agency_scope(ctx: Context, action: str, target: str, agency_id: int | None)
 
 
 def _grantable(ctx: Context, action: str, target: str, role: Role) -> None:
+    if role not in USER_ROLES:
+        record(ctx, action, target, "denied", {"role": role.value})
+        raise Invalid(f"no user may hold the role {role.value}")
     if ctx.principal.role == Role.AGENCY_ADMIN and role not in AGENCY_GRANTABLE:
         record(ctx, action, target, "denied", {"role": role.value})
         raise Forbidden(f"only a system administrator may give the role {role.value}")

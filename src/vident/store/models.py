@@ -304,6 +304,8 @@ class HashSetEntry(Base):
     series: Mapped[str | None] = mapped_column(String(200))
     victim_identified: Mapped[bool | None] = mapped_column(Boolean)
     offender_identified: Mapped[bool | None] = mapped_column(Boolean)
+    #: Who identified the victim, where and when, as the record's owner says (peers send it).
+    identified_by: Mapped[str | None] = mapped_column(String(200))
     is_distributed: Mapped[bool | None] = mapped_column(Boolean)
     tags: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     comment: Mapped[str | None] = mapped_column(Text)

@@ -36,6 +36,7 @@ from vident.web.routers import (
     health,
     jobs,
     me,
+    peering,
     people,
     places,
     previews,
@@ -49,7 +50,16 @@ from vident.web.state import WebState
 
 PREFIX = "/api/v1"
 #: Routes that answer without credentials, as (method, path template).
-PUBLIC_ROUTES = frozenset({("GET", f"{PREFIX}/health"), ("POST", f"{PREFIX}/auth/login")})
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", f"{PREFIX}/health"),
+        ("POST", f"{PREFIX}/auth/login"),
+        # Signed by a peer instead of a session (vident.web.routers.peering).
+        ("GET", f"{PREFIX}/exchange/changes"),
+        ("POST", f"{PREFIX}/exchange/changes"),
+        ("POST", f"{PREFIX}/exchange/match"),
+    }
+)
 
 
 def create_app(settings: Settings, security: SecuritySettings | None = None) -> FastAPI:
@@ -82,6 +92,8 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
     public = APIRouter(prefix=PREFIX)
     public.include_router(health.router)
     public.include_router(auth.public)
+    # Other instances: signed requests, no session (see routers/peering.py).
+    public.include_router(peering.peer_router)
     protected = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)])
     for module in (
         auth,
@@ -101,6 +113,7 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         audit,
         admin,
         me,
+        peering,
     ):
         protected.include_router(module.router)
     app.include_router(public)

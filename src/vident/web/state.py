@@ -9,6 +9,7 @@ from vident.index.catalog import SharedIndexes
 from vident.security.settings import SecuritySettings
 from vident.store.db import Store
 from vident.web.job_runner import JobRunner
+from vident.web.peer_limits import PeerLimits
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,5 @@ class WebState:
     #: The indexes, opened by the first request that needs them and kept open (caught up with
     #: the store at each use): opening them per request cost most of a search's time.
     indexes: SharedIndexes = field(default_factory=SharedIndexes)
+    #: Requests per peer in the last minute (the exchange's rate limit).
+    peer_limits: PeerLimits = field(default_factory=PeerLimits)

@@ -28,7 +28,7 @@ from vident.service.category_schemes import (
     NAME_LONGEST,
     show_agency_scheme,
 )
-from vident.service.context import Role
+from vident.service.context import USER_ROLES, Role
 from vident.service.errors import Forbidden, NotFound
 from vident.service.tokens import SCOPES, TokenOut, list_tokens
 from vident.service.users import ADMINS, AGENCY_GRANTABLE, UserOut, list_users
@@ -156,7 +156,7 @@ def _rows(viewer: Viewer) -> list[UserRow]:
 def grantable_roles(viewer: Viewer) -> list[str]:
     """The roles ``viewer`` may give (an agency administrator not auditor or system admin)."""
     if viewer.role == Role.SYSTEM_ADMIN:
-        return [role.value for role in Role]
+        return [role.value for role in USER_ROLES]
     return [role.value for role in Role if role in AGENCY_GRANTABLE]
 
 

@@ -1,0 +1,206 @@
+"""Commands of the interconnect: this instance's identity, its peers, sync, remote match, bundles.
+
+Registered on the ``vident`` application when :mod:`vident.cli` imports this module; each
+command calls one use case of :mod:`vident.service` and prints what it returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vident.cli_base import _context, _errors, _settings, _table, app, err, out
+
+peer_app = typer.Typer(
+    help="Other vident instances: national databases and hubs.", no_args_is_help=True
+)
+bundle_app = typer.Typer(
+    help="Exchange by file when there is no network between two instances.", no_args_is_help=True
+)
+app.add_typer(peer_app, name="peer")
+app.add_typer(bundle_app, name="bundle")
+
+
+@peer_app.command("identity")
+def peer_identity(ctx: typer.Context) -> None:
+    """This instance's name, public key and fingerprint: give them to a peer's administrator."""
+    from vident.service.peers import instance_identity
+
+    with _errors(), _context(_settings(ctx)) as context:
+        me = instance_identity(context)
+    for line in (f"name: {me.name}", f"key: {me.key}", f"fingerprint: {me.fingerprint}"):
+        out.print(line, highlight=False)
+
+
+@peer_app.command("add")
+def peer_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The peer's instance name.")],
+    url: Annotated[str, typer.Argument(help="Its base URL (https://, or http:// on loopback).")],
+    key: Annotated[str, typer.Argument(help="Its public key (vident peer identity there).")],
+    role: Annotated[
+        str, typer.Option("--role", help="hub (we push and pull) or national (it does).")
+    ] = "hub",
+    reach: Annotated[
+        str, typer.Option("--reach", help="Widest sharing it receives: national, international.")
+    ] = "international",
+) -> None:
+    """Trust another instance; compare the fingerprint printed with its administrator's."""
+    from vident.service.peers import add_peer
+
+    with _errors(), _context(_settings(ctx)) as context:
+        peer = add_peer(context, name, url, key, role=role, reach=reach)
+    out.print(
+        f"peer {peer.name} added: {peer.role}, receives {peer.reach} material, "
+        f"fingerprint {peer.fingerprint}",
+        highlight=False,
+    )
+
+
+@peer_app.command("list")
+def peer_list(ctx: typer.Context) -> None:
+    """Every peer, its cursors and the outcome of the last contact."""
+    from vident.service.peers import list_peers
+
+    with _errors(), _context(_settings(ctx)) as context:
+        peers = list_peers(context).peers
+    table = _table("peer", "role", "reach", "allowed", "pushed to", "pulled to", "last contact")
+    for peer in peers:
+        contact = peer.last_contact.strftime("%Y-%m-%d %H:%M") if peer.last_contact else ""
+        if peer.last_error:
+            contact += f" ({peer.last_error[:60]})"
+        table.add_row(
+            peer.name,
+            peer.role,
+            peer.reach,
+            "yes" if peer.allowed else "no",
+            str(peer.push_cursor),
+            str(peer.pull_cursor),
+            contact,
+        )
+    out.print(table)
+
+
+def _allow(ctx: typer.Context, name: str, allowed: bool) -> None:
+    from vident.service.peers import update_peer
+
+    with _errors(), _context(_settings(ctx)) as context:
+        peer = update_peer(context, name, allowed=allowed)
+    out.print(f"peer {peer.name} {'allowed' if peer.allowed else 'refused'}", highlight=False)
+
+
+@peer_app.command("allow")
+def peer_allow(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Put a peer back on the allow-list."""
+    _allow(ctx, name, True)
+
+
+@peer_app.command("deny")
+def peer_deny(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Refuse a peer's requests from now on (like an unknown key), keeping its cursors."""
+    _allow(ctx, name, False)
+
+
+@peer_app.command("remove")
+def peer_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Forget a peer; the records it sent stay in hash set peer:<origin>."""
+    from vident.service.peers import remove_peer
+
+    with _errors(), _context(_settings(ctx)) as context:
+        remove_peer(context, name)
+    out.print(f"peer {name} removed", highlight=False)
+
+
+@peer_app.command("sync")
+def peer_sync(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The peer (a hub).")],
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, max=20, help="Tries again when the peer is down.")
+    ] = 5,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=1000, help="Records a message.")
+    ] = 1000,
+) -> None:
+    """Push this instance's shared changes to a peer, then pull its changes.
+
+    Stopped half-way (the peer went down), the same command goes on from the last batch that
+    went through and duplicates nothing."""
+    from vident.service.exchange_sync import sync_peer
+
+    def progress(what: str, count: int) -> None:
+        err.print(f"{what}: {count} records", highlight=False)
+
+    with _errors(), _context(_settings(ctx)) as context:
+        done = sync_peer(context, name, retries=retries, batch=batch, progress=progress)
+    out.print(
+        f"{done.peer}: pushed {done.pushed} records in {done.push_batches} messages "
+        f"({done.pushed_result.added} new there), pulled {done.pulled} "
+        f"({done.pulled_result.added} new, {done.pulled_result.changed} changed, "
+        f"{done.pulled_result.withdrawn} withdrawn here); cursors {done.push_cursor} "
+        f"pushed, {done.pull_cursor} pulled",
+        highlight=False,
+    )
+
+
+@peer_app.command("match")
+def peer_match(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="The source whose hashes are sent.")],
+    peer: Annotated[str, typer.Option("--peer", help="The peer that answers.")],
+) -> None:
+    """Match a source's hashes (never its pictures) at a peer; triage then shows what matched."""
+    from vident.service.exchange_sync import match_source
+
+    with _errors(), _context(_settings(ctx)) as context:
+        done = match_source(context, source, peer)
+    out.print(
+        f"{done.source}: {done.hashes} hashes sent to {done.peer}, {done.matches} matches, "
+        f"{done.records.added + done.records.changed} records taken",
+        highlight=False,
+    )
+
+
+@bundle_app.command("export")
+def bundle_export(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The bundle file to write.")],
+    peer: Annotated[str, typer.Option("--peer", help="The peer it is sealed for.")],
+    since: Annotated[
+        int | None,
+        typer.Option(
+            "--since", min=0, help="Sequence number to start after (default: last bundle)."
+        ),
+    ] = None,
+) -> None:
+    """Write the changes for a peer into a file signed here and encrypted for it alone."""
+    from vident.service.exchange_sync import export_bundle
+
+    with _errors(), _context(_settings(ctx)) as context:
+        done = export_bundle(context, peer, file, since=since)
+    out.print(
+        f"{done.file}: {done.records} records for {done.peer} "
+        f"(changes {done.since} to {done.upto})",
+        highlight=False,
+    )
+
+
+@bundle_app.command("import")
+def bundle_import(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="A bundle from a peer.")]
+) -> None:
+    """Verify a peer's bundle and apply it; a bundle imported twice is applied once."""
+    from vident.service.exchange_sync import import_bundle
+
+    with _errors(), _context(_settings(ctx)) as context:
+        done = import_bundle(context, file)
+    if done.already_imported:
+        out.print(f"{file}: already imported from {done.peer}, nothing applied", highlight=False)
+        return
+    out.print(
+        f"{file}: {done.records} records from {done.peer} ({done.result.added} new, "
+        f"{done.result.changed} changed, {done.result.withdrawn} withdrawn)",
+        highlight=False,
+    )

@@ -1,0 +1,535 @@
+"""The shared list: what this instance offers its peers, kept as numbered changes.
+
+Three things write it, each in the caller's transaction:
+
+- :func:`publish_local` compares the store with what was last published of this instance's own
+  material and records the difference: a media a case or series now shares beyond the agency
+  is added, one whose facts changed (a category, a series renamed, an identification made or
+  withdrawn) is changed, one no longer shared is withdrawn;
+- :func:`apply_records` takes records from a peer: it keeps them to relay and writes them into
+  the hash set ``peer:<origin>``, which triage, search and export already read, so a remote
+  identification shows as the reason of a local verdict;
+- nothing else: the list is never edited by hand.
+
+Every change takes the next sequence number (:class:`_Sequence`), so a peer's cursor is one
+number and :func:`changes_for` answers "everything since N" for it. A change that travels
+late (an old bundle, a batch resent after a lost acknowledgement) never overwrites a newer
+one: each record carries its origin's revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from vident.exchange.peer_records import (
+    HASH_BYTES,
+    LEVELS,
+    Facts,
+    PeerRecord,
+    reaches,
+    widest,
+)
+from vident.match.identified import identified_victims
+from vident.store.models import Case, HashSet, HashSetEntry, HashSetHash, Media, Occurrence, Signal
+from vident.store.models import Source as SourceRow
+from vident.store.models_cases import CaseOwner, CategoryVote, Series, SeriesMedia
+from vident.store.models_exchange import ExchangeState, SharedHash, SharedRecord
+from vident.store.models_security import Agency
+from vident.store.upsert import chunked
+
+#: Where the hash set of a peer's records is kept: ``peer:<origin>``.
+PEER_SET_PREFIX = "peer:"
+_SEQ = "seq"
+
+
+class _Sequence:
+    """The next sequence numbers, with the counter row locked until the transaction ends.
+
+    Locking the one row makes writers of the shared list take turns, so numbers are
+    committed in the order they are given: a reader past N never misses a change below N.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        locked = session.execute(
+            update(ExchangeState)
+            .where(ExchangeState.name == _SEQ)
+            .values(value=ExchangeState.value)
+        )
+        if locked.rowcount == 0:  # type: ignore[attr-defined]
+            session.add(ExchangeState(name=_SEQ, value=0))
+            session.flush()
+        self.value = int(
+            session.scalar(select(ExchangeState.value).where(ExchangeState.name == _SEQ)) or 0
+        )
+
+    def next(self) -> int:
+        self.value += 1
+        return self.value
+
+    def save(self) -> None:
+        self.session.execute(
+            update(ExchangeState).where(ExchangeState.name == _SEQ).values(value=self.value)
+        )
+
+
+def last_seq(session: Session) -> int:
+    return int(session.scalar(select(ExchangeState.value).where(ExchangeState.name == _SEQ)) or 0)
+
+
+# --- this instance's own material -----------------------------------------------------------
+
+
+@dataclass
+class PublishSummary:
+    added: int = 0
+    changed: int = 0
+    withdrawn: int = 0
+
+
+@dataclass
+class _Shared:
+    """One media as its widest sharing case or series shares it."""
+
+    level: str
+    agency: int | None
+    case: str | None = None
+    series: list[tuple[str, int, str]] = field(default_factory=list)  # name, id, status
+
+
+def _shared_media(session: Session) -> dict[int, _Shared]:
+    """Every media a case or series shares beyond its agency, at its widest level.
+
+    A case's or series' name travels only at a level that case or series itself shares: a
+    media of an international series found in a national case goes to international peers
+    with the series and without the case.
+    """
+    cases = session.execute(
+        select(Occurrence.media_id, CaseOwner.sharing, CaseOwner.agency_id, Case.name)
+        .join(SourceRow, SourceRow.id == Occurrence.source_id)
+        .join(CaseOwner, CaseOwner.case_id == SourceRow.case_id)
+        .join(Case, Case.id == CaseOwner.case_id)
+        .where(CaseOwner.sharing.in_(LEVELS), Occurrence.media_id.is_not(None))
+        .distinct()
+    ).all()
+    series_rows = session.execute(
+        select(
+            SeriesMedia.media_id,
+            Series.sharing,
+            Series.agency_id,
+            Series.name,
+            Series.id,
+            Series.status,
+        )
+        .join(Series, Series.id == SeriesMedia.series_id)
+        .where(Series.sharing.in_(LEVELS))
+    ).all()
+    found: dict[int, _Shared] = {}
+    owners = [(r[0], r[1], r[2]) for r in cases if r[0] is not None]
+    owners.extend((r[0], r[1], r[2]) for r in series_rows)
+    for media_id, sharing, agency in owners:
+        held = found.get(media_id)
+        if held is None or widest(held.level, sharing) != held.level:
+            found[media_id] = _Shared(level=sharing, agency=agency)
+    for case_media, sharing, _agency, case_name in cases:
+        shared = found[case_media or 0]
+        if shared.case is None and reaches(sharing, shared.level):
+            shared.case = case_name
+    for media_id, sharing, _agency, name, series_id, status in series_rows:
+        shared = found[media_id]
+        if reaches(sharing, shared.level):
+            shared.series.append((name, series_id, status))
+    return found
+
+
+def _local_records(session: Session, me: str) -> dict[bytes, tuple[str, dict[str, Any]]]:
+    """key -> (level, payload) for this instance's shared media, as they are now."""
+    shared = _shared_media(session)
+    agencies: dict[int, tuple[str, str | None]] = {
+        agency_id: (name, country)
+        for agency_id, name, country in session.execute(
+            select(Agency.id, Agency.name, Agency.country)
+        )
+    }
+    series_ids = {sid for s in shared.values() for _, sid, _ in s.series}
+    victims = identified_victims(session, series_ids)
+    found: dict[bytes, tuple[str, dict[str, Any]]] = {}
+    for part in chunked(sorted(shared)):
+        hashes: dict[int, dict[str, str]] = {i: {} for i in part}
+        for media_id, kind, value in session.execute(
+            select(Signal.media_id, Signal.kind, Signal.value).where(
+                Signal.media_id.in_(part), Signal.kind.in_(HASH_BYTES), Signal.frame == 0
+            )
+        ):
+            if len(value) == HASH_BYTES[kind]:
+                hashes[media_id][kind] = bytes(value).hex()
+        votes: dict[int, tuple[str, str]] = {}
+        for media_id, scheme, category in session.execute(
+            select(CategoryVote.media_id, CategoryVote.scheme, CategoryVote.category)
+            .where(CategoryVote.media_id.in_(part))
+            .order_by(CategoryVote.at, CategoryVote.id)
+        ):
+            votes[media_id] = (scheme, category)
+        for media_id, sha256, media_type, size in session.execute(
+            select(Media.id, Media.sha256, Media.media_type, Media.size).where(Media.id.in_(part))
+        ):
+            item = shared[media_id]
+            item_hashes = hashes[media_id]
+            item_hashes["sha256"] = bytes(sha256).hex()
+            facts = _facts(item, victims, agencies, votes.get(media_id))
+            facts.update(media_type=media_type, size=size)
+            payload = {"hashes": item_hashes, "facts": Facts(**facts).model_dump()}
+            found[bytes(sha256)] = (item.level, payload)
+    return found
+
+
+def _facts(
+    item: _Shared,
+    victims: dict[int, str],
+    agencies: dict[int, tuple[str, str | None]],
+    vote: tuple[str, str] | None,
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {"case": item.case}
+    # The series whose victim is identified first, else the first by name.
+    for name, series_id, status in sorted(
+        item.series, key=lambda s: (s[1] not in victims and s[2] != "victim_identified", s[0])
+    ):
+        facts["series"] = name
+        note = victims.get(series_id)
+        if note is None and status == "victim_identified":
+            note = "victim identified"
+        facts["identified_by"] = note
+        facts["victim_identified"] = note is not None
+        facts["offender_identified"] = status == "offender_identified"
+        break
+    if item.agency is not None and item.agency in agencies:
+        facts["agency"], facts["country"] = agencies[item.agency]
+    if vote is not None:
+        facts["category_scheme"], facts["category"] = vote
+    return facts
+
+
+def publish_local(session: Session, me: str) -> PublishSummary:
+    """Bring the shared list of this instance's own material up to date with the store."""
+    summary = PublishSummary()
+    current = _local_records(session, me)
+    held = {
+        bytes(row.key): row
+        for row in session.scalars(select(SharedRecord).where(SharedRecord.origin == me))
+    }
+    sequence = _Sequence(session)
+    now = datetime.now(UTC)
+    fresh: list[SharedRecord] = []
+    for key, (level, payload) in current.items():
+        row = held.get(key)
+        if row is None:
+            seq = sequence.next()
+            row = SharedRecord(
+                seq=seq,
+                origin=me,
+                key=key,
+                level=level,
+                widest=level,
+                revision=seq,
+                deleted=False,
+                payload=payload,
+                received_from=None,
+                updated_at=now,
+            )
+            session.add(row)
+            fresh.append(row)
+            summary.added += 1
+        elif row.deleted or row.level != level or row.payload != payload:
+            seq = sequence.next()
+            if row.deleted:
+                fresh.append(row)
+            row.seq, row.revision, row.level, row.deleted = seq, seq, level, False
+            row.widest, row.payload, row.updated_at = widest(row.widest, level), payload, now
+            summary.changed += 1
+    gone = [row for key, row in held.items() if key not in current and not row.deleted]
+    for row in gone:
+        seq = sequence.next()
+        row.seq, row.revision, row.deleted, row.updated_at = seq, seq, True, now
+        summary.withdrawn += 1
+    session.flush()
+    _drop_hashes(session, [row.id for row in gone])
+    _add_hashes(session, fresh)
+    sequence.save()
+    return summary
+
+
+def _drop_hashes(session: Session, record_ids: list[int]) -> None:
+    for part in chunked(record_ids):
+        session.execute(delete(SharedHash).where(SharedHash.record_id.in_(part)))
+
+
+def _add_hashes(session: Session, rows: Sequence[SharedRecord]) -> None:
+    values = [
+        {"record_id": row.id, "kind": kind, "value": bytes.fromhex(value)}
+        for row in rows
+        for kind, value in row.payload.get("hashes", {}).items()
+    ]
+    if values:
+        session.execute(insert(SharedHash), values)
+
+
+# --- what goes to a peer ---------------------------------------------------------------------
+
+
+def as_record(row: SharedRecord, *, withdrawn: bool = False) -> PeerRecord:
+    """The record a peer is sent for ``row``; ``withdrawn`` sends only its withdrawal."""
+    if row.deleted or withdrawn:
+        return PeerRecord(
+            origin=row.origin,
+            key=bytes(row.key).hex(),
+            revision=row.revision,
+            level=row.widest,  # type: ignore[arg-type]
+            deleted=True,
+        )
+    return PeerRecord(
+        origin=row.origin,
+        key=bytes(row.key).hex(),
+        revision=row.revision,
+        level=row.level,  # type: ignore[arg-type]
+        hashes=row.payload.get("hashes", {}),
+        facts=Facts(**row.payload.get("facts", {})),
+    )
+
+
+def changes_for(
+    session: Session, peer: str, reach: str, since: int, limit: int
+) -> tuple[list[PeerRecord], int, bool]:
+    """Up to ``limit`` records past ``since`` that a peer named ``peer`` of ``reach`` may have.
+
+    Returns the records, the cursor to continue from (past rows skipped for this peer too) and
+    whether more rows follow. Never sends a peer its own records or those it sent here; a record
+    out of its reach goes as a withdrawal only when it was once within it.
+    """
+    rows = session.scalars(
+        select(SharedRecord)
+        .where(
+            SharedRecord.seq > since,
+            SharedRecord.origin != peer,
+            or_(SharedRecord.received_from.is_(None), SharedRecord.received_from != peer),
+        )
+        .order_by(SharedRecord.seq)
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    records: list[PeerRecord] = []
+    for row in rows:
+        if not row.deleted and reaches(row.level, reach):
+            records.append(as_record(row))
+        elif reaches(row.widest, reach):
+            records.append(as_record(row, withdrawn=True))
+    return records, (rows[-1].seq if rows else since), more
+
+
+# --- what comes from a peer ------------------------------------------------------------------
+
+
+@dataclass
+class ApplySummary:
+    """What a batch of records did here."""
+
+    added: int = 0
+    changed: int = 0
+    withdrawn: int = 0
+    unchanged: int = 0
+    #: Records of this instance's own material coming back: never taken.
+    own: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "withdrawn": self.withdrawn,
+            "unchanged": self.unchanged,
+            "own": self.own,
+        }
+
+
+def peer_set_name(origin: str) -> str:
+    return PEER_SET_PREFIX + origin
+
+
+def apply_records(
+    session: Session, sender: str, records: Iterable[PeerRecord], me: str
+) -> ApplySummary:
+    """Take ``records`` from peer ``sender`` into the shared list and the peers' hash sets."""
+    summary = ApplySummary()
+    given = list(records)
+    batch = [r for r in given if r.origin != me]
+    summary.own = len(given) - len(batch)
+    if not batch:
+        return summary
+    held: dict[tuple[str, bytes], SharedRecord] = {}
+    for origin in {r.origin for r in batch}:
+        keys = [bytes.fromhex(r.key) for r in batch if r.origin == origin]
+        for part in chunked(keys):
+            for row in session.scalars(
+                select(SharedRecord).where(
+                    and_(SharedRecord.origin == origin, SharedRecord.key.in_(part))
+                )
+            ):
+                held[(origin, bytes(row.key))] = row
+    sequence = _Sequence(session)
+    now = datetime.now(UTC)
+    taken: list[tuple[PeerRecord, SharedRecord, bool]] = []
+    for record in _latest(batch):
+        key = bytes.fromhex(record.key)
+        payload = {"hashes": record.hashes, "facts": record.facts.model_dump()}
+        held_row = held.get((record.origin, key))
+        if held_row is None:
+            if record.deleted:  # a withdrawal of something never held here
+                summary.unchanged += 1
+                continue
+            seq = sequence.next()
+            fresh = SharedRecord(
+                seq=seq,
+                origin=record.origin,
+                key=key,
+                level=record.level,
+                widest=record.level,
+                revision=record.revision,
+                deleted=False,
+                payload=payload,
+                received_from=sender,
+                updated_at=now,
+            )
+            session.add(fresh)
+            taken.append((record, fresh, True))
+            summary.added += 1
+            continue
+        if held_row.revision >= record.revision:
+            summary.unchanged += 1
+            continue
+        was_live = not held_row.deleted
+        held_row.seq, held_row.revision = sequence.next(), record.revision
+        held_row.level, held_row.deleted = record.level, record.deleted
+        held_row.widest = widest(held_row.widest, record.level)
+        held_row.received_from, held_row.updated_at = sender, now
+        if not record.deleted:
+            held_row.payload = payload
+        taken.append((record, held_row, not was_live))
+        if record.deleted:
+            summary.withdrawn += was_live
+            summary.unchanged += not was_live
+        else:
+            summary.changed += 1
+    session.flush()
+    _drop_hashes(session, [row.id for record, row, _ in taken if record.deleted])
+    _add_hashes(session, [row for record, row, new in taken if new and not record.deleted])
+    sequence.save()
+    _write_peer_sets(session, sender, [record for record, _, _ in taken])
+    return summary
+
+
+def _latest(records: list[PeerRecord]) -> list[PeerRecord]:
+    """One record per (origin, key): the highest revision in the batch."""
+    best: dict[tuple[str, str], PeerRecord] = {}
+    for record in records:
+        held = best.get((record.origin, record.key))
+        if held is None or record.revision > held.revision:
+            best[(record.origin, record.key)] = record
+    return list(best.values())
+
+
+def _entry_key(record: PeerRecord) -> bytes:
+    return hashlib.sha256(b"peer:" + bytes.fromhex(record.key)).digest()[:16]
+
+
+def _peer_set(session: Session, origin: str, sender: str) -> int:
+    name = peer_set_name(origin)
+    found = session.scalar(select(HashSet.id).where(HashSet.name == name))
+    if found is not None:
+        return found
+    row = HashSet(
+        name=name,
+        origin=f"vident instance {origin} (via {sender})",
+        format="peer",
+        status="complete",
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -> None:
+    """Mirror ``records`` into the ``peer:<origin>`` hash sets that triage reads."""
+    for origin in sorted({r.origin for r in records}):
+        set_id = _peer_set(session, origin, sender)
+        mine = [r for r in records if r.origin == origin]
+        keys = {_entry_key(r): r for r in mine}
+        existing: dict[bytes, int] = {}
+        for part in chunked(sorted(keys)):
+            existing.update(
+                (bytes(k), i)
+                for k, i in session.execute(
+                    select(HashSetEntry.entry_key, HashSetEntry.id).where(
+                        HashSetEntry.hashset_id == set_id, HashSetEntry.entry_key.in_(part)
+                    )
+                )
+            )
+        gone = [existing[k] for k, r in keys.items() if r.deleted and k in existing]
+        for part in chunked(gone):
+            session.execute(delete(HashSetHash).where(HashSetHash.entry_id.in_(part)))
+            session.execute(delete(HashSetEntry).where(HashSetEntry.id.in_(part)))
+        for entry_key, record in keys.items():
+            if record.deleted:
+                continue
+            columns = _entry_columns(record)
+            entry_id = existing.get(entry_key)
+            if entry_id is not None:
+                session.execute(
+                    update(HashSetEntry).where(HashSetEntry.id == entry_id).values(**columns)
+                )
+                continue
+            entry = HashSetEntry(hashset_id=set_id, entry_key=entry_key, **columns)
+            session.add(entry)
+            session.flush()
+            session.add_all(
+                HashSetHash(entry_id=entry.id, kind=kind, value=value)
+                for kind, value in record.hash_bytes().items()
+            )
+    session.flush()
+
+
+def _entry_columns(record: PeerRecord) -> dict[str, Any]:
+    facts = record.facts
+    owner = ", ".join(x for x in (facts.agency, facts.country) if x)
+    return {
+        "category": facts.category,
+        "category_scheme": facts.category_scheme,
+        "series": facts.series,
+        "victim_identified": facts.victim_identified,
+        "offender_identified": facts.offender_identified,
+        "identified_by": facts.identified_by,
+        "comment": f"shared by {owner} on {record.origin}"
+        if owner
+        else f"shared on {record.origin}",
+        "media_size": facts.size,
+        "extra": {
+            "origin": record.origin,
+            "agency": facts.agency,
+            "country": facts.country,
+            "case": facts.case,
+            "level": record.level,
+            "revision": record.revision,
+        },
+    }
+
+
+def count_live(session: Session, origin: str | None = None) -> int:
+    query = select(func.count(SharedRecord.id)).where(SharedRecord.deleted.is_(False))
+    if origin is not None:
+        query = query.where(SharedRecord.origin == origin)
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,221 @@
+"""What a peer may ask of this instance: pull changes, push its own, match hashes.
+
+The caller is a :class:`~vident.service.context.Principal` of kind ``peer`` made by
+:func:`vident.service.peers.authenticate_peer`; only these use cases allow it. Each answers
+from the shared list (:mod:`vident.exchange.shared`) and only with records within the peer's
+reach, so nothing an agency keeps to itself, and no picture, ever leaves. Both ends audit
+every exchange with its counts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vident.exchange.peer_records import HASH_BYTES, PeerRecord, RecordBatch, reaches
+from vident.exchange.shared import (
+    ApplySummary,
+    apply_records,
+    as_record,
+    changes_for,
+    publish_local,
+)
+from vident.index.binary import FaissBinaryIndex
+from vident.service.audit import record_in, require
+from vident.service.context import Context, Role
+from vident.service.errors import Forbidden, Invalid
+from vident.service.peers import load_identity
+from vident.service.schemas import Model
+from vident.store.generation import current_generation, move_on
+from vident.store.models_exchange import ExchangeState, Peer, SharedHash, SharedRecord
+from vident.store.upsert import chunked
+
+PEERS = frozenset({Role.PEER})
+#: Hashes one match query may hold.
+MAX_QUERY = 10_000
+_PUBLISHED = "published_generation"
+
+
+class ApplyOut(Model):
+    """What a batch of records did at the receiving end."""
+
+    added: int
+    changed: int
+    withdrawn: int
+    unchanged: int
+    own: int
+
+
+def apply_out(summary: ApplySummary) -> ApplyOut:
+    return ApplyOut(**summary.as_dict())
+
+
+def publish_if_changed(ctx: Context, session: Session) -> None:
+    """Publish this instance's own shared material when the store changed since last time."""
+    generation = current_generation(session)[1]
+    state = session.get(ExchangeState, _PUBLISHED)
+    if state is not None and state.value == generation:
+        return
+    publish_local(session, load_identity(ctx).name)
+    if state is None:
+        session.add(ExchangeState(name=_PUBLISHED, value=generation))
+    else:
+        state.value = generation
+
+
+def calling_peer(ctx: Context, session: Session, action: str) -> Peer:
+    """The peer row of the calling principal (refused for anyone else)."""
+    require(ctx, action, ctx.principal.name, PEERS)
+    peer = session.scalar(select(Peer).where(Peer.name == ctx.principal.name))
+    if peer is None or not peer.allowed:
+        raise Forbidden(f"{ctx.principal.name} is not an allowed peer")
+    return peer
+
+
+def check_origins(peer: Peer, records: list[PeerRecord]) -> None:
+    """A national peer speaks only for its own material; a hub relays others' too."""
+    if peer.role == "hub":
+        return
+    foreign = next((r.origin for r in records if r.origin != peer.name), None)
+    if foreign is not None:
+        raise Invalid(f"{peer.name} sent records of {foreign}: a national peer sends only its own")
+
+
+def serve_changes(ctx: Context, since: int, limit: int) -> RecordBatch:
+    """Records past the peer's cursor ``since`` that it may have, ``limit`` at most."""
+    with ctx.store.session() as session:
+        peer = calling_peer(ctx, session, "exchange.pull")
+        publish_if_changed(ctx, session)
+        records, upto, more = changes_for(session, peer.name, peer.reach, since, limit)
+        detail = {"since": since, "upto": upto, "records": len(records)}
+        record_in(session, ctx, "exchange.pull", peer.name, "ok", detail)
+    return RecordBatch(records=records, upto=upto, more=more)
+
+
+def receive_changes(ctx: Context, batch: RecordBatch) -> ApplyOut:
+    """Take a peer's pushed records (idempotent: a batch sent twice changes nothing more)."""
+    with ctx.store.session() as session:
+        peer = calling_peer(ctx, session, "exchange.push")
+        check_origins(peer, batch.records)
+        summary = apply_records(session, peer.name, batch.records, load_identity(ctx).name)
+        detail = {**summary.as_dict(), "records": len(batch.records), "upto": batch.upto}
+        record_in(session, ctx, "exchange.push", peer.name, "ok", dict(detail))
+    move_on(ctx.store)
+    return apply_out(summary)
+
+
+HexHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32,64}$")]
+
+
+class QueryHash(Model):
+    kind: Annotated[str, StringConstraints(max_length=16)]
+    value: HexHash
+
+
+class MatchQuery(Model):
+    """Hashes of a seizure; exact kinds match exactly, PDQ within ``radius``."""
+
+    hashes: list[QueryHash] = Field(max_length=MAX_QUERY)
+    radius: int = Field(default=31, ge=0, le=63)
+
+
+class MatchHit(Model):
+    #: Index of the matched hash in the query.
+    query: int
+    kind: str
+    distance: int
+    record: PeerRecord
+
+
+class MatchAnswer(Model):
+    matches: list[MatchHit]
+
+
+def answer_match(ctx: Context, query: MatchQuery) -> MatchAnswer:
+    """The shared records within the peer's reach that any queried hash matches."""
+    for item in query.hashes:
+        if item.kind not in HASH_BYTES or len(item.value) != 2 * HASH_BYTES[item.kind]:
+            raise Invalid(f"{item.kind[:16]} hashes are {2 * HASH_BYTES.get(item.kind, 0)} hex")
+    with ctx.store.session() as session:
+        peer = calling_peer(ctx, session, "exchange.match")
+        publish_if_changed(ctx, session)
+        found = _exact(session, query) + _near(session, query, ctx.settings.database_url)
+        rows = _live_records(session, {record_id for _, _, _, record_id in found})
+        matches = [
+            MatchHit(query=number, kind=kind, distance=distance, record=as_record(rows[record_id]))
+            for number, kind, distance, record_id in found
+            if record_id in rows
+            and reaches(rows[record_id].level, peer.reach)
+            and rows[record_id].origin != peer.name
+        ]
+        detail = {"hashes": len(query.hashes), "matches": len(matches)}
+        record_in(session, ctx, "exchange.match", peer.name, "ok", detail)
+    return MatchAnswer(matches=matches)
+
+
+def _exact(session: Session, query: MatchQuery) -> list[tuple[int, str, int, int]]:
+    wanted: dict[tuple[str, bytes], list[int]] = {}
+    for number, item in enumerate(query.hashes):
+        if item.kind != "pdq":
+            wanted.setdefault((item.kind, bytes.fromhex(item.value)), []).append(number)
+    found: list[tuple[int, str, int, int]] = []
+    for kind in {k for k, _ in wanted}:
+        values = sorted(v for k, v in wanted if k == kind)
+        for part in chunked(values):
+            for value, record_id in session.execute(
+                select(SharedHash.value, SharedHash.record_id).where(
+                    SharedHash.kind == kind, SharedHash.value.in_(part)
+                )
+            ):
+                found.extend((n, kind, 0, record_id) for n in wanted[(kind, bytes(value))])
+    return found
+
+
+def _near(session: Session, query: MatchQuery, store_url: str) -> list[tuple[int, str, int, int]]:
+    numbers = [n for n, item in enumerate(query.hashes) if item.kind == "pdq"]
+    if not numbers:
+        return []
+    index = _pdq_index(session, store_url)
+    if len(index) == 0:
+        return []
+    codes = np.frombuffer(
+        b"".join(bytes.fromhex(query.hashes[n].value) for n in numbers), dtype=np.uint8
+    ).reshape(len(numbers), -1)
+    return [
+        (numbers[hit.query], "pdq", hit.distance, hit.ref)
+        for hit in index.search_radius(codes, query.radius)
+    ]
+
+
+_INDEX_CACHE: dict[str, tuple[int, FaissBinaryIndex]] = {}
+
+
+def _pdq_index(session: Session, key: str) -> FaissBinaryIndex:
+    """The PDQ hashes of the shared list in an exact radius index, kept while it is current."""
+    top = session.scalar(select(SharedRecord.seq).order_by(SharedRecord.seq.desc()).limit(1)) or 0
+    held = _INDEX_CACHE.get(key)
+    if held is not None and held[0] == top:
+        return held[1]
+    index = FaissBinaryIndex()
+    rows = session.execute(
+        select(SharedHash.value, SharedHash.record_id).where(SharedHash.kind == "pdq")
+    ).all()
+    if rows:
+        codes = np.frombuffer(b"".join(bytes(v) for v, _ in rows), dtype=np.uint8)
+        index.add(codes.reshape(len(rows), -1), np.array([r for _, r in rows], dtype=np.int64))
+    _INDEX_CACHE[key] = (top, index)
+    return index
+
+
+def _live_records(session: Session, ids: set[int]) -> dict[int, SharedRecord]:
+    found: dict[int, SharedRecord] = {}
+    for part in chunked(sorted(ids)):
+        for row in session.scalars(
+            select(SharedRecord).where(SharedRecord.id.in_(part), SharedRecord.deleted.is_(False))
+        ):
+            found[row.id] = row
+    return found
