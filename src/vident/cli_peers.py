@@ -150,15 +150,23 @@ def peer_match(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="The source whose hashes are sent.")],
     peer: Annotated[str, typer.Option("--peer", help="The peer that answers.")],
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private",
+            help="Exact hashes only, by private set intersection: the peer sees only matches.",
+        ),
+    ] = False,
 ) -> None:
     """Match a source's hashes (never its pictures) at a peer; triage then shows what matched."""
     from vident.service.exchange_sync import match_source
 
     with _errors(), _context(_settings(ctx)) as context:
-        done = match_source(context, source, peer)
+        done = match_source(context, source, peer, private=private)
+    how = f"privately, {done.revealed} shown in the clear" if done.private else "in the clear"
     out.print(
-        f"{done.source}: {done.hashes} hashes sent to {done.peer}, {done.matches} matches, "
-        f"{done.records.added + done.records.changed} records taken",
+        f"{done.source}: {done.hashes} hashes matched at {done.peer} ({how}), "
+        f"{done.matches} matches, {done.records.added + done.records.changed} records taken",
         highlight=False,
     )
 

@@ -9,14 +9,16 @@ every exchange with its counts.
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 import numpy as np
 from pydantic import Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vident.exchange.peer_records import HASH_BYTES, PeerRecord, RecordBatch, reaches
+from vident.exchange.private_match import ANSWERER, PrivateMatchError, psi_item
 from vident.exchange.shared import (
     ApplySummary,
     apply_records,
@@ -155,6 +157,57 @@ def answer_match(ctx: Context, query: MatchQuery) -> MatchAnswer:
         detail = {"hashes": len(query.hashes), "matches": len(matches)}
         record_in(session, ctx, "exchange.match", peer.name, "ok", detail)
     return MatchAnswer(matches=matches)
+
+
+class PrivateQueryIn(Model):
+    """A private matching request: the querier's blinded exact hashes (base64)."""
+
+    request: str = Field(max_length=4 * MAX_QUERY * 64)
+
+
+class PrivateAnswerOut(Model):
+    """This instance's blinded set and the querier's hashes blinded again (base64)."""
+
+    setup: str
+    response: str
+
+
+def answer_private(ctx: Context, query: PrivateQueryIn) -> PrivateAnswerOut:
+    """Private set intersection over the exact hashes of the shared records within the peer's
+    reach: the peer learns which of its hashes match, this instance only how many it asked."""
+    try:
+        request = base64.b64decode(query.request, validate=True)
+    except ValueError:
+        raise Invalid("the request is not base64") from None
+    with ctx.store.session() as session:
+        peer = calling_peer(ctx, session, "exchange.private_match")
+        publish_if_changed(ctx, session)
+        top = session.scalar(select(func.max(SharedRecord.seq))) or 0
+        version = (ctx.settings.database_url, peer.name, peer.reach, top)
+
+        def items() -> list[str]:
+            rows = session.execute(
+                select(SharedHash.kind, SharedHash.value, SharedRecord.level, SharedRecord.origin)
+                .join(SharedRecord, SharedRecord.id == SharedHash.record_id)
+                .where(SharedHash.kind != "pdq", SharedRecord.deleted.is_(False))
+            )
+            return [
+                psi_item(kind, bytes(value))
+                for kind, value, level, origin in rows
+                if reaches(level, peer.reach) and origin != peer.name
+            ]
+
+        try:
+            setup, response = ANSWERER.answer(version, items, request)
+        except PrivateMatchError as exc:
+            raise Invalid(str(exc)) from None
+        # The request's size (how many hashes were asked) is all this instance learns.
+        record_in(
+            session, ctx, "exchange.private_match", peer.name, "ok", {"request_bytes": len(request)}
+        )
+    return PrivateAnswerOut(
+        setup=base64.b64encode(setup).decode(), response=base64.b64encode(response).decode()
+    )
 
 
 def _exact(session: Session, query: MatchQuery) -> list[tuple[int, str, int, int]]:

@@ -16,6 +16,7 @@ the one peer that may open them, verified before anything is applied, and applie
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from vident.exchange.peer_records import BATCH, PeerRecord, RecordBatch
+from vident.exchange.private_match import PrivateQuery, psi_item
 from vident.exchange.shared import apply_records, changes_for
 from vident.security.sealing import BundleError, bundle_sender, open_bundle, seal
 from vident.service.audit import record
@@ -36,6 +38,7 @@ from vident.service.exchange_serve import (
     MAX_QUERY,
     ApplyOut,
     MatchAnswer,
+    PrivateAnswerOut,
     apply_out,
     check_origins,
     publish_if_changed,
@@ -230,32 +233,33 @@ def _first(exc: ValidationError) -> str:
 
 
 class RemoteMatchOut(Model):
-    """A source's hashes matched at a peer: how many were sent, matched, and taken here."""
+    """A source's hashes matched at a peer: how many were asked, how many the peer saw in the
+    clear (all of them, or in private mode only those that matched), what was taken here."""
 
     peer: str
     source: str
+    private: bool
     hashes: int
+    revealed: int
     matches: int
     records: ApplyOut
 
 
-@use_case("peer.match", WORK_ON_MEDIA)
-def match_source(ctx: Context, source: str, peer: str) -> RemoteMatchOut:
-    """Send the hashes of ``source`` to ``peer`` and keep what matched as its records here."""
+def _source_hashes(ctx: Context, source: str) -> list[tuple[str, bytes]]:
+    """(kind, value) of every exchanged hash of the media of ``source`` (scope-checked)."""
+    found: dict[tuple[str, bytes], None] = {}
     with ctx.store.reader() as session:
-        check_source(ctx, session, find_source(session, source))
-        row = find_source(session, source)
-        media_ids = list(
-            session.scalars(
-                select(Occurrence.media_id)
-                .where(Occurrence.source_id == row.id, Occurrence.media_id.is_not(None))
-                .distinct()
+        row = check_source(ctx, session, find_source(session, source))
+        media_ids = sorted(
+            m
+            for m in session.scalars(
+                select(Occurrence.media_id).where(Occurrence.source_id == row.id).distinct()
             )
+            if m is not None
         )
-        hashes: list[dict[str, str]] = []
-        for part in chunked(sorted(m for m in media_ids if m is not None)):
+        for part in chunked(media_ids):
             for (sha,) in session.execute(select(Media.sha256).where(Media.id.in_(part))):
-                hashes.append({"kind": "sha256", "value": bytes(sha).hex()})
+                found[("sha256", bytes(sha))] = None
             for kind, value in session.execute(
                 select(Signal.kind, Signal.value).where(
                     Signal.media_id.in_(part),
@@ -263,16 +267,28 @@ def match_source(ctx: Context, source: str, peer: str) -> RemoteMatchOut:
                     Signal.frame == 0,
                 )
             ):
-                hashes.append({"kind": kind, "value": bytes(value).hex()})
-    target = peer_named(ctx, peer)
-    caller = _caller(ctx, target)
+                found[(kind, bytes(value))] = None
+    return list(found)
+
+
+@use_case("peer.match", WORK_ON_MEDIA)
+def match_source(ctx: Context, source: str, peer: str, *, private: bool = False) -> RemoteMatchOut:
+    """Send the hashes of ``source`` to ``peer`` and keep what matched as its records here.
+
+    ``private``: exact hashes only, through private set intersection first, so the peer sees
+    in the clear only the hashes it holds (PDQ is not sent: near matching stays plain)."""
+    hashes = _source_hashes(ctx, source)
+    caller = _caller(ctx, peer_named(ctx, peer))
+    asked = hashes
+    if private:
+        asked = [(kind, value) for kind, value in hashes if kind != "pdq"]
+        hashes = _private_matches(caller, asked)
     me = load_identity(ctx).name
     matches = 0
     total = _NOTHING
     for start in range(0, len(hashes), MAX_QUERY):
-        answer = caller.call(
-            "POST", "/exchange/match", {"hashes": hashes[start : start + MAX_QUERY]}
-        )
+        part = [{"kind": k, "value": v.hex()} for k, v in hashes[start : start + MAX_QUERY]]
+        answer = caller.call("POST", "/exchange/match", {"hashes": part})
         try:
             found = MatchAnswer.model_validate(answer)
         except ValidationError as exc:
@@ -287,8 +303,35 @@ def match_source(ctx: Context, source: str, peer: str) -> RemoteMatchOut:
                 check_origins(peer_row, records)
             total = _add(total, apply_out(apply_records(session, peer, records, me)))
     return RemoteMatchOut(
-        peer=peer, source=source, hashes=len(hashes), matches=matches, records=total
+        peer=peer,
+        source=source,
+        private=private,
+        hashes=len(asked),
+        revealed=len(hashes),
+        matches=matches,
+        records=total,
     )
+
+
+def _private_matches(caller: Caller, hashes: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The hashes the peer holds, found without showing it the others."""
+    matched: list[tuple[str, bytes]] = []
+    for start in range(0, len(hashes), MAX_QUERY):
+        part = hashes[start : start + MAX_QUERY]
+        query = PrivateQuery([psi_item(kind, value) for kind, value in part])
+        request = base64.b64encode(query.request()).decode()
+        answer = caller.call("POST", "/exchange/private-match", {"request": request})
+        try:
+            found = PrivateAnswerOut.model_validate(answer)
+            setup = base64.b64decode(found.setup, validate=True)
+            response = base64.b64decode(found.response, validate=True)
+            held = set(query.matched(setup, response))
+        except (ValidationError, ValueError) as exc:
+            raise PeerRefused(
+                f"{caller.peer.name} answered a private match wrongly: {exc}"
+            ) from None
+        matched.extend((k, v) for k, v in part if psi_item(k, v) in held)
+    return matched
 
 
 # --- bundles ----------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ PUBLIC_ROUTES = frozenset(
         ("GET", f"{PREFIX}/exchange/changes"),
         ("POST", f"{PREFIX}/exchange/changes"),
         ("POST", f"{PREFIX}/exchange/match"),
+        ("POST", f"{PREFIX}/exchange/private-match"),
     }
 )
 

@@ -24,7 +24,9 @@ from vident.service.context import Context, Principal
 from vident.service.errors import Invalid, TooManyRequests
 from vident.service.exchange_serve import (
     MatchQuery,
+    PrivateQueryIn,
     answer_match,
+    answer_private,
     receive_changes,
     serve_changes,
 )
@@ -104,6 +106,13 @@ def post_match(ctx: PeerContextDep, request: Request, query: MatchQuery) -> Resp
     return _signed(ctx, request, answer_match(ctx, query))
 
 
+@peer_router.post("/exchange/private-match")
+def post_private_match(ctx: PeerContextDep, request: Request, query: PrivateQueryIn) -> Response:
+    """Private set intersection over exact hashes: the calling peer learns which of its hashes
+    are held here; this instance learns only how many it asked."""
+    return _signed(ctx, request, answer_private(ctx, query))
+
+
 @router.get("/identity", response_model=IdentityOut)
 def get_identity(ctx: ContextDep) -> IdentityOut:
     """This instance's name, public key and fingerprint: what another instance adds as a peer."""
@@ -129,6 +138,9 @@ class PeerChange(BaseModel):
 
 class MatchIn(BaseModel):
     source: str = Field(min_length=1, max_length=200, description="The source to match.")
+    private: bool = Field(
+        default=False, description="Exact hashes through private set intersection only."
+    )
 
 
 @router.get("/peers", response_model=PeerListOut)
@@ -166,4 +178,4 @@ def post_sync(ctx: ContextDep, name: str) -> SyncOut:
 @router.post("/peers/{name}/match", response_model=RemoteMatchOut)
 def post_remote_match(ctx: ContextDep, name: str, body: MatchIn) -> RemoteMatchOut:
     """Match a source's hashes at the peer; what matched is kept as the peer's records."""
-    return match_source(ctx, body.source, name)
+    return match_source(ctx, body.source, name, private=body.private)
