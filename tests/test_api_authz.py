@@ -10,7 +10,9 @@ to decide who may call it.
 The world: agencies Met (GB) and BKA (DE), one user of every role in each, each with an API
 token holding every scope; and Met material made through the service by a Met analyst, none of
 it shared: a source in a case, its media, a series, a victim, an offender, a clue, an
-annotation, a category vote, an ingest job, person candidates. A Met caller whose role is
+annotation, a category vote, an ingest job, person candidates. The instance has an identity and
+one live peer, a second instance (the hub) served on loopback that trusts it back, so that
+syncing and remote matching really talk to another instance. A Met caller whose role is
 allowed must succeed; a BKA caller must get 404 for Met's things (403 where an agency
 administrator acts on another agency's accounts) and lists without Met's names. Where the
 service does not yet do so, :data:`KNOWN_GAPS` records what it does instead, and the test
@@ -23,24 +25,32 @@ import enum
 import hashlib
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.api_support import API, PASSWORD, PUBLIC_ROUTES, problem, record_route, routes_of
+from tests.browser import live_server
 from tests.conftest import write_jpeg
 from tests.test_service_people import add_picture, faces_of
 from vident.config import Settings
+from vident.security.identity import PublicIdentity
 from vident.service.agencies import add_agency
+from vident.service.alerts import add_alert
 from vident.service.categories import vote_category
 from vident.service.clues import add_annotation, add_clue
 from vident.service.context import (
+    USER_ROLES,
     Context,
     Principal,
     PrincipalKind,
@@ -51,9 +61,11 @@ from vident.service.context import (
 from vident.service.hashsets import import_hashset
 from vident.service.jobs import submit_upload
 from vident.service.locations import add_location
+from vident.service.peers import add_peer, ensure_identity, load_identity
 from vident.service.previews import preview_sealer
 from vident.service.series import add_series, add_series_media
 from vident.service.sources import ingest_source
+from vident.service.store_admin import init_store
 from vident.service.tokens import create_token
 from vident.service.users import add_user
 from vident.service.victims import add_offender, add_victim
@@ -61,10 +73,12 @@ from vident.signals.base import SignalValue
 from vident.signals.registry import get
 from vident.store.derived import write_signals
 from vident.store.models import Case, Face, Media, Person, Source
+from vident.store.models_exchange import AlertHit
 from vident.store.previews import frame_subject, has_frame_preview, write_frame_preview
 from vident.web.app import create_app
 
-EVERY = frozenset(Role)
+#: Every role a user may hold: no user is ever given the role of a peer instance.
+EVERY = frozenset(USER_ROLES)
 #: The service's role sets, spelt out so that this table reads on its own.
 SEE_MEDIA = frozenset({Role.VIEWER, Role.ANALYST, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN})
 WORK = frozenset({Role.ANALYST, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN})
@@ -74,6 +88,9 @@ AUDITORS = frozenset({Role.AUDITOR, Role.SYSTEM_ADMIN})
 
 HOMES = {"met": ("Met", "GB"), "bka": ("BKA", "DE")}
 SCOPES = ["read", "write", "admin", "audit"]
+#: The second instance's name, and the address given for peers nobody ever calls.
+HUB = "authz-hub"
+NOWHERE = "http://127.0.0.1:9"
 
 
 class Scope(enum.Enum):
@@ -108,6 +125,11 @@ class World:
     person: int
     hashset: str
     picture: bytes
+    #: The live peer (the hub), trusted both ways.
+    peer: str
+    #: Met's alert on S-Met, and a hit of it by another instance's agency.
+    alert: int
+    hit: int
     tokens: dict[str, str] = field(default_factory=dict)
     counter: Iterator[int] = field(default_factory=itertools.count)
 
@@ -158,6 +180,25 @@ class Rule:
 def _fresh_victim(w: World, kind: str) -> str:
     made = add_victim(w.met) if kind == "victims" else add_offender(w.met)
     return made.code
+
+
+def _fresh_key(name: str) -> str:
+    """A valid public key token for a made-up instance ``name`` (no private key kept)."""
+    raw = (Encoding.Raw, PublicFormat.Raw)
+    signing = Ed25519PrivateKey.generate().public_key().public_bytes(*raw)
+    sealing = X25519PrivateKey.generate().public_key().public_bytes(*raw)
+    return PublicIdentity(name=name, signing=signing, sealing=sealing).key_text()
+
+
+def _new_peer(w: World) -> Call:
+    name = w.unique("peer")
+    return Call("/peers", json={"name": name, "url": NOWHERE, "key": _fresh_key(name)})
+
+
+def _peer_to_remove(w: World) -> Call:
+    name = w.unique("gone")
+    add_peer(w.op, name, NOWHERE, _fresh_key(name))
+    return Call(f"/peers/{name}")
 
 
 def _hash_list(w: World) -> tuple[str, bytes]:
@@ -458,6 +499,34 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/me/sessions/{session_id}"): Rule(
         EVERY, Scope.GLOBAL, lambda w: Call("/me/sessions/987654")
     ),
+    # peers: instance.identity (every user role); peer.add, .list, .update, .remove and
+    # .sync (MAINTAIN), instance-wide; peer.match (WORK_ON_MEDIA) on a source scope-checked
+    ("GET", "/identity"): Rule(EVERY, Scope.GLOBAL, lambda w: Call("/identity")),
+    ("GET", "/alerts"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/alerts")),
+    ("POST", "/alerts"): Rule(
+        WORK,
+        Scope.HIDDEN,
+        lambda w: Call("/alerts", json={"label": w.unique("watch"), "series": "S-Met"}),
+    ),
+    ("DELETE", "/alerts/{alert_id}"): Rule(
+        WORK, Scope.HIDDEN, lambda w: Call(f"/alerts/{add_alert(w.met, 'gone', series='S-Met').id}")
+    ),
+    ("GET", "/alerts/hits"): Rule(SEE_MEDIA, Scope.LISTED, lambda w: Call("/alerts/hits")),
+    ("POST", "/alerts/hits/{hit_id}/seen"): Rule(
+        WORK, Scope.HIDDEN, lambda w: Call(f"/alerts/hits/{w.hit}/seen")
+    ),
+    ("GET", "/peers"): Rule(SYSTEM, Scope.GLOBAL, lambda w: Call("/peers")),
+    ("POST", "/peers"): Rule(SYSTEM, Scope.GLOBAL, _new_peer),
+    ("PATCH", "/peers/{name}"): Rule(
+        SYSTEM, Scope.GLOBAL, lambda w: Call(f"/peers/{w.peer}", json={"allowed": True})
+    ),
+    ("DELETE", "/peers/{name}"): Rule(SYSTEM, Scope.GLOBAL, _peer_to_remove),
+    ("POST", "/peers/{name}/sync"): Rule(
+        SYSTEM, Scope.GLOBAL, lambda w: Call(f"/peers/{w.peer}/sync")
+    ),
+    ("POST", "/peers/{name}/match"): Rule(
+        WORK, Scope.HIDDEN, lambda w: Call(f"/peers/{w.peer}/match", json={"source": "MET-1"})
+    ),
     # agency wellbeing defaults: ADMINS, an agency administrator for their own agency only
     ("GET", "/agencies/{name}/wellbeing"): Rule(
         ADMINS, Scope.STAFF, lambda w: Call("/agencies/Met/wellbeing")
@@ -536,15 +605,69 @@ def _media_id(ctx: Context, sha: str) -> int:
     return found
 
 
-def build_world(settings: Settings, tmp: Path) -> World:
-    """Both agencies, their users and tokens, and Met's unshared material."""
+@dataclass(frozen=True)
+class Hub:
+    """A second instance, served on loopback while the world lives."""
+
+    settings: Settings
+    url: str
+    key: str
+
+
+@contextmanager
+def served_hub(tmp: Path) -> Iterator[Hub]:
+    """Instance ``authz-hub`` in a SQLite data directory of its own under ``tmp``, served."""
+    hub_settings = Settings(data=tmp / "hub")
+    made = init_store(hub_settings, name=HUB)
+    with live_server(create_app(hub_settings)) as url:
+        yield Hub(settings=hub_settings, url=url, key=made.key)
+
+
+def _trust_each_other(settings: Settings, op: Context, hub: Hub) -> None:
+    """The hub trusts this instance as a national one; this instance trusts the hub."""
+    me = ensure_identity(settings).public()
+    hub_ctx = open_context(hub.settings, local_operator(hub.settings))
+    try:
+        add_peer(hub_ctx, me.name, NOWHERE, me.key_text(), role="national", reach="national")
+    finally:
+        hub_ctx.close()
+    add_peer(op, HUB, hub.url, hub.key)
+
+
+def _hit_of(op: Context, alert: int, sha: str) -> int:
+    """A hit of Met's alert by an agency of another instance, as a sync would bring it."""
+    me = load_identity(op).name
+    with op.store.session() as session:
+        row = AlertHit(
+            alert_ref=f"{me}:{alert}",
+            alert_id=alert,
+            label="Met watch",
+            owner_instance=me,
+            owner_agency="Met",
+            hit_instance="elsewhere",
+            hit_agency="Elsewhere Police",
+            hit_country="FR",
+            hit_contact="+33 1 23",
+            kind="sha256",
+            value=bytes.fromhex(sha),
+            at=datetime.now(UTC),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def build_world(settings: Settings, tmp: Path, hub: Hub) -> World:
+    """Both agencies, their users and tokens, Met's unshared material, and ``hub`` as a
+    peer that trusts this instance back."""
     op = open_context(settings, local_operator(settings))
+    _trust_each_other(settings, op, hub)
     until = date.today() + timedelta(days=365)
     agency_ids = {home: add_agency(op, name, country).id for home, (name, country) in HOMES.items()}
     tokens: dict[str, str] = {}
     user_ids: dict[str, int] = {}
     for home, (agency, _country) in HOMES.items():
-        for role in Role:
+        for role in USER_ROLES:
             name = _user(home, role)
             user_ids[name] = add_user(op, name, agency, role, until, PASSWORD).user.id
             tokens[name] = create_token(op, name, "matrix", 30, SCOPES).secret
@@ -566,6 +689,8 @@ def build_world(settings: Settings, tmp: Path) -> World:
     add_series_media(met, "S-Met", shas[:1])
     victim = add_victim(met, series=["S-Met"], media=shas[:1]).code
     offender = add_offender(met, series=["S-Met"]).code
+    alert = add_alert(met, "Met watch", series="S-Met").id
+    hit = _hit_of(op, alert, shas[0])
     add_location(met, "Met flat", country="GB")
     clue = add_clue(met, shas[0], kind="logo", box=(1, 2, 30, 40)).id
     media_id = _media_id(met, shas[0])
@@ -590,6 +715,9 @@ def build_world(settings: Settings, tmp: Path) -> World:
         person=0,
         hashset="national",
         picture=(folder / "0.jpg").read_bytes(),
+        peer=HUB,
+        alert=alert,
+        hit=hit,
         tokens=tokens,
     )
     world.person = world.fresh_person(2)[0]
@@ -598,10 +726,11 @@ def build_world(settings: Settings, tmp: Path) -> World:
 
 @pytest.fixture
 def world(settings: Settings, tmp_path: Path) -> Iterator[World]:
-    made = build_world(settings, tmp_path)
-    yield made
-    made.met.close()
-    made.op.close()
+    with served_hub(tmp_path) as hub:
+        made = build_world(settings, tmp_path, hub)
+        yield made
+        made.met.close()
+        made.op.close()
 
 
 @pytest.fixture
@@ -661,7 +790,7 @@ def test_every_role_of_both_agencies_gets_what_the_rules_say(
     gaps_seen: set[tuple[str, str]] = set()
     for (method, route), rule in sorted(RULES.items()):
         for home in HOMES:
-            for role in Role:
+            for role in USER_ROLES:
                 call = rule.build(world)
                 response = send(client, method, call, world.tokens[_user(home, role)])
                 got = observed(response, _secrets(world, rule))
@@ -716,6 +845,15 @@ def _the_owner_sees_what_the_matrix_did(world: World, client: TestClient) -> Non
     assert len(jobs) == 4 and "MET-JOB" in {j["source"] for j in jobs}
     users = send(client, "GET", Call("/users"), world.tokens["bka_agency_admin"]).json()
     assert users["users"] and {u["agency"] for u in users["users"]} == {"BKA"}
+    # The syncs reached the live hub, and the last one went through.
+    peers = send(client, "GET", Call("/peers"), world.tokens["met_system_admin"]).json()["peers"]
+    hub = next(p for p in peers if p["name"] == world.peer)
+    assert hub["last_contact"] is not None and hub["last_error"] is None, hub
+    # Each system administrator added one peer and removed the one made for them; the peers
+    # made for the refused removals (and the one without credentials) are all still there.
+    assert sum(p["name"].startswith("peer-") for p in peers) == len(HOMES)
+    refused_removals = 1 + len(HOMES) * (len(USER_ROLES) - 1)
+    assert sum(p["name"].startswith("gone-") for p in peers) == refused_removals
 
 
 def _no_credentials_is_401_everywhere_but_the_public_routes(

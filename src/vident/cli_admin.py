@@ -148,12 +148,16 @@ def agency_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The agency's name.")],
     country: Annotated[str, typer.Option("--country", help="ISO 3166-1 alpha-2 code.")],
+    contact: Annotated[
+        str | None,
+        typer.Option("--contact", help="Whom other agencies call about its alerts' hits."),
+    ] = None,
 ) -> None:
     """Add an agency."""
     from vident.service.agencies import add_agency
 
     with _service(ctx) as service:
-        agency = add_agency(service, name, country)
+        agency = add_agency(service, name, country, contact)
         out.print(f"agency {agency.name} ({agency.country}) added")
 
 

@@ -19,7 +19,12 @@ peer_app = typer.Typer(
 bundle_app = typer.Typer(
     help="Exchange by file when there is no network between two instances.", no_args_is_help=True
 )
+alert_app = typer.Typer(
+    help="Alerts: be told when watched material turns up in another agency's seizure.",
+    no_args_is_help=True,
+)
 app.add_typer(peer_app, name="peer")
+app.add_typer(alert_app, name="alert")
 app.add_typer(bundle_app, name="bundle")
 
 
@@ -212,3 +217,104 @@ def bundle_import(
         f"{done.result.changed} changed, {done.result.withdrawn} withdrawn)",
         highlight=False,
     )
+
+
+@alert_app.command("add")
+def alert_add(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="What the alert is about.")],
+    series: Annotated[str | None, typer.Option("--series", help="A series to watch.")] = None,
+    hashes: Annotated[
+        list[str] | None,
+        typer.Option("--hash", help="A hash to watch, md5:HEX, sha1:HEX or sha256:HEX."),
+    ] = None,
+    sharing: Annotated[
+        str, typer.Option("--sharing", help="How far its hashes travel: national, international.")
+    ] = "international",
+) -> None:
+    """Watch a series or hashes: a hit by another agency, here or on a connected instance,
+    names that agency and whom to call there."""
+    from vident.service.alerts import add_alert
+
+    with _errors(), _context(_settings(ctx)) as context:
+        made = add_alert(context, label, series=series, hashes=hashes, sharing=sharing)
+    watched = f"series {made.series}" if made.series else ""
+    if made.hashes:
+        watched += f"{' and ' if watched else ''}{made.hashes} hashes"
+    out.print(f"alert {made.id} set: {made.label} ({watched}, {made.sharing})", highlight=False)
+
+
+@alert_app.command("list")
+def alert_list(ctx: typer.Context) -> None:
+    """Your agency's alerts."""
+    from vident.service.alerts import list_alerts
+
+    with _errors(), _context(_settings(ctx)) as context:
+        alerts = list_alerts(context).alerts
+    table = _table("id", "label", "series", "hashes", "sharing", "active")
+    for alert in alerts:
+        table.add_row(
+            str(alert.id),
+            alert.label,
+            alert.series or "",
+            str(alert.hashes),
+            alert.sharing,
+            "yes" if alert.active else "no",
+        )
+    out.print(table)
+
+
+@alert_app.command("remove")
+def alert_remove(ctx: typer.Context, alert_id: Annotated[int, typer.Argument()]) -> None:
+    """Stop an alert (peers learn it at the next exchange)."""
+    from vident.service.alerts import remove_alert
+
+    with _errors(), _context(_settings(ctx)) as context:
+        removed = remove_alert(context, alert_id)
+    out.print(f"alert {removed.id} stopped", highlight=False)
+
+
+@alert_app.command("hits")
+def alert_hits(
+    ctx: typer.Context,
+    unseen: Annotated[bool, typer.Option("--unseen", help="Only hits not acknowledged.")] = False,
+) -> None:
+    """Hits of your agency's alerts, and hits your seizures made on others' alerts."""
+    from vident.service.alerts import list_alert_hits
+
+    with _errors(), _context(_settings(ctx)) as context:
+        hits = list_alert_hits(context, unseen).hits
+    table = _table("id", "alert", "hit by", "contact", "hash", "when", "seen")
+    for hit in hits:
+        who = f"{hit.hit_agency} ({hit.hit_country or '?'}) on {hit.hit_instance}"
+        table.add_row(
+            str(hit.id),
+            f"{hit.label} [{hit.alert}]",
+            who,
+            hit.hit_contact or "",
+            f"{hit.kind}:{hit.value[:16]}...",
+            hit.at.strftime("%Y-%m-%d %H:%M"),
+            "yes" if hit.seen_at else ("no" if hit.mine else "sent"),
+        )
+    out.print(table)
+
+
+@alert_app.command("seen")
+def alert_seen(ctx: typer.Context, hit_id: Annotated[int, typer.Argument()]) -> None:
+    """Acknowledge a hit of one of your agency's alerts."""
+    from vident.service.alerts import mark_hit_seen
+
+    with _errors(), _context(_settings(ctx)) as context:
+        hit = mark_hit_seen(context, hit_id)
+    out.print(f"hit {hit.id} acknowledged", highlight=False)
+
+
+@alert_app.command("scan")
+def alert_scan(ctx: typer.Context) -> None:
+    """Look for new hits of every alert among the stored media now (ingest, sync, match and
+    bundle import do this themselves)."""
+    from vident.service.alerts import scan_alerts
+
+    with _errors(), _context(_settings(ctx)) as context:
+        found = scan_alerts(context)
+    out.print(f"{len(found)} new hits of this instance's alerts", highlight=False)

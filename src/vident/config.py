@@ -142,6 +142,14 @@ class Settings(Limits):
     peer_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for a peer's answer before retrying."
     )
+    alert_command: str | None = Field(
+        default=None,
+        max_length=1000,
+        description=(
+            "A command run once per hit on one of this instance's alerts, the hit as JSON on "
+            "its standard input (e.g. a script that e-mails the alert's agency); no shell."
+        ),
+    )
     category_votes_needed: int = Field(
         default=3,
         ge=1,

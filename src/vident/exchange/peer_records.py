@@ -10,6 +10,7 @@ forbid unknown fields, so a record that passes can be stored as it is.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -21,6 +22,8 @@ LEVELS = ("national", "international")
 HASH_BYTES = {"md5": 16, "sha1": 20, "sha256": 32, "pdq": 32}
 #: Records in one message or bundle chunk; a push of a million is many messages.
 BATCH = 1000
+#: Alerts one record carries at most.
+MAX_ALERTS = 64
 
 InstanceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -30,6 +33,34 @@ ShortText = Annotated[str, StringConstraints(max_length=200)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+AlertRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}:[0-9]{1,18}$")]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class AlertFacts(_Strict):
+    """An alert watching the record's hashes: whose, and whom to call."""
+
+    ref: AlertRef
+    label: ShortText
+    agency: ShortText | None = None
+    country: Country | None = None
+    contact: ShortText | None = None
+
+
+class HitFacts(_Strict):
+    """An alert of instance ``to`` was hit by ``agency``: sent back to the alert's owner."""
+
+    alert: AlertRef
+    label: ShortText
+    to: InstanceName
+    agency: ShortText
+    country: Country | None = None
+    contact: ShortText | None = None
+    kind: Literal["md5", "sha1", "sha256", "pdq"]
+    value: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32,64}$")]
+    at: datetime
 
 
 class Facts(_Strict):
@@ -44,11 +75,13 @@ class Facts(_Strict):
     identified_by: ShortText | None = None
     #: The owning agency and its country: whom to contact about the material.
     agency: ShortText | None = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    country: Country | None = None
     #: The owning case's name, only when the case itself is shared at the record's level.
     case: ShortText | None = None
     media_type: Annotated[str, StringConstraints(max_length=8)] | None = None
     size: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+    #: Alerts watching these hashes (the first :data:`MAX_ALERTS` set).
+    alerts: list[AlertFacts] = Field(default_factory=list, max_length=MAX_ALERTS)
 
 
 class PeerRecord(_Strict):
@@ -61,6 +94,8 @@ class PeerRecord(_Strict):
     deleted: bool = False
     hashes: dict[str, str] = Field(default_factory=dict, max_length=len(HASH_BYTES))
     facts: Facts = Field(default_factory=Facts)
+    #: Set on the record of an alert hit (then ``hashes`` and ``facts`` are empty).
+    hit: HitFacts | None = None
 
     @field_validator("hashes")
     @classmethod

@@ -11,7 +11,7 @@ Three things write it, each in the caller's transaction:
   identification shows as the reason of a local verdict;
 - nothing else: the list is never edited by hand.
 
-Every change takes the next sequence number (:class:`_Sequence`), so a peer's cursor is one
+Every change takes the next sequence number (:class:`Sequence`), so a peer's cursor is one
 number and :func:`changes_for` answers "everything since N" for it. A change that travels
 late (an old bundle, a batch resent after a lost acknowledgement) never overwrites a newer
 one: each record carries its origin's revision.
@@ -20,7 +20,8 @@ one: each record carries its origin's revision.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,10 +29,14 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from vident.exchange.alert_hits import take_hit
 from vident.exchange.peer_records import (
     HASH_BYTES,
     LEVELS,
+    MAX_ALERTS,
+    AlertFacts,
     Facts,
+    HitFacts,
     PeerRecord,
     reaches,
     widest,
@@ -40,7 +45,13 @@ from vident.match.identified import identified_victims
 from vident.store.models import Case, HashSet, HashSetEntry, HashSetHash, Media, Occurrence, Signal
 from vident.store.models import Source as SourceRow
 from vident.store.models_cases import CaseOwner, CategoryVote, Series, SeriesMedia
-from vident.store.models_exchange import ExchangeState, SharedHash, SharedRecord
+from vident.store.models_exchange import (
+    Alert,
+    AlertHash,
+    ExchangeState,
+    SharedHash,
+    SharedRecord,
+)
 from vident.store.models_security import Agency
 from vident.store.upsert import chunked
 
@@ -49,7 +60,7 @@ PEER_SET_PREFIX = "peer:"
 _SEQ = "seq"
 
 
-class _Sequence:
+class Sequence:
     """The next sequence numbers, with the counter row locked until the transaction ends.
 
     Locking the one row makes writers of the shared list take turns, so numbers are
@@ -149,15 +160,56 @@ def _shared_media(session: Session) -> dict[int, _Shared]:
     return found
 
 
+def _alerts(
+    session: Session, me: str, agencies: dict[int, tuple[str, str | None, str | None]]
+) -> tuple[
+    dict[int, list[tuple[str, dict[str, Any]]]], list[tuple[str, dict[str, Any], str, bytes]]
+]:
+    """Active alerts as facts: per media of an alerted series (level, facts), and per watched
+    hash (level, facts, kind, value)."""
+    by_media: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    by_hash: list[tuple[str, dict[str, Any], str, bytes]] = []
+    alerts = session.scalars(select(Alert).where(Alert.active.is_(True))).all()
+    for alert in alerts:
+        agency, country, contact = agencies.get(alert.agency_id or 0, (None, None, None))
+        facts = AlertFacts(
+            ref=f"{me}:{alert.id}",
+            label=alert.label,
+            agency=agency,
+            country=country,
+            contact=contact,
+        ).model_dump()
+        if alert.series_id is not None:
+            for (media_id,) in session.execute(
+                select(SeriesMedia.media_id).where(SeriesMedia.series_id == alert.series_id)
+            ):
+                by_media.setdefault(media_id, []).append((alert.sharing, facts))
+        for kind, value in session.execute(
+            select(AlertHash.kind, AlertHash.value).where(AlertHash.alert_id == alert.id)
+        ):
+            by_hash.append((alert.sharing, facts, kind, bytes(value)))
+    return by_media, by_hash
+
+
 def _local_records(session: Session, me: str) -> dict[bytes, tuple[str, dict[str, Any]]]:
-    """key -> (level, payload) for this instance's shared media, as they are now."""
+    """key -> (level, payload) for this instance's shared media and alerts, as they are now."""
     shared = _shared_media(session)
-    agencies: dict[int, tuple[str, str | None]] = {
-        agency_id: (name, country)
-        for agency_id, name, country in session.execute(
-            select(Agency.id, Agency.name, Agency.country)
+    owners: dict[int, tuple[str, str | None, str | None]] = {
+        agency_id: (name, country, contact)
+        for agency_id, name, country, contact in session.execute(
+            select(Agency.id, Agency.name, Agency.country, Agency.contact)
         )
     }
+    agencies = {key: (name, country) for key, (name, country, _) in owners.items()}
+    alerted, watched = _alerts(session, me, owners)
+    for media_id, alerts in alerted.items():
+        for level, _alert in alerts:
+            held = shared.get(media_id)
+            if held is None:
+                # Only the hashes travel for an alert: no case or series name.
+                shared[media_id] = _Shared(level=level, agency=None)
+            else:
+                held.level = widest(held.level, level)
     series_ids = {sid for s in shared.values() for _, sid, _ in s.series}
     victims = identified_victims(session, series_ids)
     found: dict[bytes, tuple[str, dict[str, Any]]] = {}
@@ -185,8 +237,13 @@ def _local_records(session: Session, me: str) -> dict[bytes, tuple[str, dict[str
             item_hashes["sha256"] = bytes(sha256).hex()
             facts = _facts(item, victims, agencies, votes.get(media_id))
             facts.update(media_type=media_type, size=size)
+            facts["alerts"] = [f for _, f in alerted.get(media_id, [])][:MAX_ALERTS]
             payload = {"hashes": item_hashes, "facts": Facts(**facts).model_dump()}
             found[bytes(sha256)] = (item.level, payload)
+    for level, alert, kind, value in watched:
+        key = hashlib.sha256(f"alert:{alert['ref']}:{kind}:{value.hex()}".encode()).digest()
+        watching = Facts(alerts=[AlertFacts(**alert)]).model_dump()
+        found[key] = (level, {"hashes": {kind: value.hex()}, "facts": watching})
     return found
 
 
@@ -223,8 +280,9 @@ def publish_local(session: Session, me: str) -> PublishSummary:
     held = {
         bytes(row.key): row
         for row in session.scalars(select(SharedRecord).where(SharedRecord.origin == me))
+        if "hit" not in row.payload  # alert hits sent from here are not published material
     }
-    sequence = _Sequence(session)
+    sequence = Sequence(session)
     now = datetime.now(UTC)
     fresh: list[SharedRecord] = []
     for key, (level, payload) in current.items():
@@ -239,6 +297,7 @@ def publish_local(session: Session, me: str) -> PublishSummary:
                 widest=level,
                 revision=seq,
                 deleted=False,
+                alerted=_alerted(payload),
                 payload=payload,
                 received_from=None,
                 updated_at=now,
@@ -252,6 +311,7 @@ def publish_local(session: Session, me: str) -> PublishSummary:
                 fresh.append(row)
             row.seq, row.revision, row.level, row.deleted = seq, seq, level, False
             row.widest, row.payload, row.updated_at = widest(row.widest, level), payload, now
+            row.alerted = _alerted(payload)
             summary.changed += 1
     gone = [row for key, row in held.items() if key not in current and not row.deleted]
     for row in gone:
@@ -265,12 +325,16 @@ def publish_local(session: Session, me: str) -> PublishSummary:
     return summary
 
 
+def _alerted(payload: dict[str, Any]) -> bool:
+    return bool(payload.get("facts", {}).get("alerts"))
+
+
 def _drop_hashes(session: Session, record_ids: list[int]) -> None:
     for part in chunked(record_ids):
         session.execute(delete(SharedHash).where(SharedHash.record_id.in_(part)))
 
 
-def _add_hashes(session: Session, rows: Sequence[SharedRecord]) -> None:
+def _add_hashes(session: Session, rows: Seq[SharedRecord]) -> None:
     values = [
         {"record_id": row.id, "kind": kind, "value": bytes.fromhex(value)}
         for row in rows
@@ -300,17 +364,19 @@ def as_record(row: SharedRecord, *, withdrawn: bool = False) -> PeerRecord:
         level=row.level,  # type: ignore[arg-type]
         hashes=row.payload.get("hashes", {}),
         facts=Facts(**row.payload.get("facts", {})),
+        hit=HitFacts(**row.payload["hit"]) if "hit" in row.payload else None,
     )
 
 
 def changes_for(
-    session: Session, peer: str, reach: str, since: int, limit: int
+    session: Session, peer: str, reach: str, since: int, limit: int, *, hub: bool = False
 ) -> tuple[list[PeerRecord], int, bool]:
     """Up to ``limit`` records past ``since`` that a peer named ``peer`` of ``reach`` may have.
 
     Returns the records, the cursor to continue from (past rows skipped for this peer too) and
     whether more rows follow. Never sends a peer its own records or those it sent here; a record
-    out of its reach goes as a withdrawal only when it was once within it.
+    out of its reach goes as a withdrawal only when it was once within it. An alert hit goes
+    only to the alert's owner, or to a ``hub`` that relays it there.
     """
     rows = session.scalars(
         select(SharedRecord)
@@ -326,6 +392,9 @@ def changes_for(
     rows = rows[:limit]
     records: list[PeerRecord] = []
     for row in rows:
+        hit = row.payload.get("hit")
+        if hit is not None and not hub and hit.get("to") != peer:
+            continue
         if not row.deleted and reaches(row.level, reach):
             records.append(as_record(row))
         elif reaches(row.widest, reach):
@@ -346,6 +415,8 @@ class ApplySummary:
     unchanged: int = 0
     #: Records of this instance's own material coming back: never taken.
     own: int = 0
+    #: Alert hits for this instance's alerts that arrived with the batch (their row ids).
+    hits: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -381,12 +452,14 @@ def apply_records(
                 )
             ):
                 held[(origin, bytes(row.key))] = row
-    sequence = _Sequence(session)
+    sequence = Sequence(session)
     now = datetime.now(UTC)
     taken: list[tuple[PeerRecord, SharedRecord, bool]] = []
     for record in _latest(batch):
         key = bytes.fromhex(record.key)
-        payload = {"hashes": record.hashes, "facts": record.facts.model_dump()}
+        payload: dict[str, Any] = {"hashes": record.hashes, "facts": record.facts.model_dump()}
+        if record.hit is not None:
+            payload["hit"] = record.hit.model_dump(mode="json")
         held_row = held.get((record.origin, key))
         if held_row is None:
             if record.deleted:  # a withdrawal of something never held here
@@ -401,6 +474,7 @@ def apply_records(
                 widest=record.level,
                 revision=record.revision,
                 deleted=False,
+                alerted=_alerted(payload),
                 payload=payload,
                 received_from=sender,
                 updated_at=now,
@@ -418,7 +492,7 @@ def apply_records(
         held_row.widest = widest(held_row.widest, record.level)
         held_row.received_from, held_row.updated_at = sender, now
         if not record.deleted:
-            held_row.payload = payload
+            held_row.payload, held_row.alerted = payload, _alerted(payload)
         taken.append((record, held_row, not was_live))
         if record.deleted:
             summary.withdrawn += was_live
@@ -429,7 +503,13 @@ def apply_records(
     _drop_hashes(session, [row.id for record, row, _ in taken if record.deleted])
     _add_hashes(session, [row for record, row, new in taken if new and not record.deleted])
     sequence.save()
-    _write_peer_sets(session, sender, [record for record, _, _ in taken])
+    _write_peer_sets(session, sender, [record for record, _, _ in taken if record.hit is None])
+    for record, _, _ in taken:
+        # An alert hit addressed here is a notification; one for another owner is relayed.
+        if record.hit is not None and not record.deleted and record.hit.to == me:
+            made = take_hit(session, record.origin, record.hit)
+            if made is not None:
+                summary.hits.append(made)
     return summary
 
 

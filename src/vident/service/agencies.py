@@ -20,6 +20,7 @@ class AgencyOut(Model):
     id: int
     name: str
     country: str
+    contact: str | None = None
     created_at: datetime
 
 
@@ -29,12 +30,17 @@ class AgencyListOut(Model):
 
 def _out(agency: Agency) -> AgencyOut:
     return AgencyOut(
-        id=agency.id, name=agency.name, country=agency.country, created_at=agency.created_at
+        id=agency.id,
+        name=agency.name,
+        country=agency.country,
+        contact=agency.contact,
+        created_at=agency.created_at,
     )
 
 
-def add_agency(ctx: Context, name: str, country: str) -> AgencyOut:
-    """Add an agency; ``country`` is an ISO 3166-1 alpha-2 code such as GB or DE."""
+def add_agency(ctx: Context, name: str, country: str, contact: str | None = None) -> AgencyOut:
+    """Add an agency; ``country`` is an ISO 3166-1 alpha-2 code such as GB or DE; ``contact``
+    whom other agencies call about its alerts and shared material."""
     require(ctx, "agency.add", name, {Role.SYSTEM_ADMIN})
     name = name.strip()
     if not name or len(name) > 200:
@@ -45,7 +51,9 @@ def add_agency(ctx: Context, name: str, country: str) -> AgencyOut:
     with ctx.store.session() as session:
         if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
             raise Conflict(f"an agency named {name!r} exists already")
-        agency = Agency(name=name, country=code)
+        if contact is not None and not 0 < len(contact.strip()) <= 200:
+            raise Invalid("an agency's contact is 1 to 200 characters")
+        agency = Agency(name=name, country=code, contact=contact.strip() if contact else None)
         session.add(agency)
         session.flush()
         record_in(session, ctx, "agency.add", name, "ok", {"country": code})

@@ -24,22 +24,22 @@ from vident.exchange.shared import (
     apply_records,
     as_record,
     changes_for,
-    publish_local,
 )
 from vident.index.binary import FaissBinaryIndex
+from vident.service.alerts import scan_alerts
 from vident.service.audit import record_in, require
 from vident.service.context import Context, Role
 from vident.service.errors import Forbidden, Invalid
 from vident.service.peers import load_identity
+from vident.service.publishing import publish_if_changed
 from vident.service.schemas import Model
-from vident.store.generation import current_generation, move_on
-from vident.store.models_exchange import ExchangeState, Peer, SharedHash, SharedRecord
+from vident.store.generation import move_on
+from vident.store.models_exchange import Peer, SharedHash, SharedRecord
 from vident.store.upsert import chunked
 
 PEERS = frozenset({Role.PEER})
 #: Hashes one match query may hold.
 MAX_QUERY = 10_000
-_PUBLISHED = "published_generation"
 
 
 class ApplyOut(Model):
@@ -54,19 +54,6 @@ class ApplyOut(Model):
 
 def apply_out(summary: ApplySummary) -> ApplyOut:
     return ApplyOut(**summary.as_dict())
-
-
-def publish_if_changed(ctx: Context, session: Session) -> None:
-    """Publish this instance's own shared material when the store changed since last time."""
-    generation = current_generation(session)[1]
-    state = session.get(ExchangeState, _PUBLISHED)
-    if state is not None and state.value == generation:
-        return
-    publish_local(session, load_identity(ctx).name)
-    if state is None:
-        session.add(ExchangeState(name=_PUBLISHED, value=generation))
-    else:
-        state.value = generation
 
 
 def calling_peer(ctx: Context, session: Session, action: str) -> Peer:
@@ -92,7 +79,9 @@ def serve_changes(ctx: Context, since: int, limit: int) -> RecordBatch:
     with ctx.store.session() as session:
         peer = calling_peer(ctx, session, "exchange.pull")
         publish_if_changed(ctx, session)
-        records, upto, more = changes_for(session, peer.name, peer.reach, since, limit)
+        records, upto, more = changes_for(
+            session, peer.name, peer.reach, since, limit, hub=peer.role == "hub"
+        )
         detail = {"since": since, "upto": upto, "records": len(records)}
         record_in(session, ctx, "exchange.pull", peer.name, "ok", detail)
     return RecordBatch(records=records, upto=upto, more=more)
@@ -107,6 +96,7 @@ def receive_changes(ctx: Context, batch: RecordBatch) -> ApplyOut:
         detail = {**summary.as_dict(), "records": len(batch.records), "upto": batch.upto}
         record_in(session, ctx, "exchange.push", peer.name, "ok", dict(detail))
     move_on(ctx.store)
+    scan_alerts(ctx, summary.hits)
     return apply_out(summary)
 
 

@@ -31,6 +31,7 @@ from vident.exchange.peer_records import BATCH, PeerRecord, RecordBatch
 from vident.exchange.private_match import PrivateQuery, psi_item
 from vident.exchange.shared import apply_records, changes_for
 from vident.security.sealing import BundleError, bundle_sender, open_bundle, seal
+from vident.service.alerts import scan_alerts
 from vident.service.audit import record
 from vident.service.context import Context
 from vident.service.errors import Conflict, Invalid, NotFound, ServiceError
@@ -41,10 +42,10 @@ from vident.service.exchange_serve import (
     PrivateAnswerOut,
     apply_out,
     check_origins,
-    publish_if_changed,
 )
 from vident.service.peer_client import Caller, PeerAddress, PeerRefused
 from vident.service.peers import BUNDLE_NONCE, load_identity, peer_named, public_of
+from vident.service.publishing import publish_if_changed
 from vident.service.schemas import Model
 from vident.service.scope import check_source
 from vident.service.sources import find_source
@@ -109,9 +110,11 @@ class _Tally:
     pull_batches: int = 0
     pushed_result: ApplyOut = field(default_factory=lambda: _NOTHING)
     pulled_result: ApplyOut = field(default_factory=lambda: _NOTHING)
+    #: Alert hits for this instance's alerts that came with the pulled records.
+    hits: list[int] = field(default_factory=list)
 
     def out(self) -> SyncOut:
-        return SyncOut(**asdict(self))
+        return SyncOut(**{k: v for k, v in asdict(self).items() if k != "hits"})
 
 
 def _add(total: ApplyOut, part: ApplyOut) -> ApplyOut:
@@ -142,6 +145,7 @@ def sync_peer(
         raise
     _contact(ctx, name, None)
     _counts(ctx, out, "ok", None)
+    scan_alerts(ctx, out.hits)
     return out.out()
 
 
@@ -168,7 +172,7 @@ def _push(
     while True:
         with ctx.store.reader() as session:
             records, upto, more = changes_for(
-                session, peer.name, peer.reach, out.push_cursor, batch
+                session, peer.name, peer.reach, out.push_cursor, batch, hub=peer.role == "hub"
             )
         if records:
             message = RecordBatch(records=records, upto=upto, more=more)
@@ -213,6 +217,7 @@ def _pull(
             check_origins(row, message.records)
             summary = apply_records(session, peer.name, message.records, me)
             row.pull_cursor = out.pull_cursor = message.upto
+        out.hits.extend(summary.hits)
         out.pulled += len(message.records)
         out.pull_batches += 1
         out.pulled_result = _add(out.pulled_result, apply_out(summary))
@@ -302,6 +307,7 @@ def match_source(ctx: Context, source: str, peer: str, *, private: bool = False)
             if peer_row is not None:
                 check_origins(peer_row, records)
             total = _add(total, apply_out(apply_records(session, peer, records, me)))
+    scan_alerts(ctx)
     return RemoteMatchOut(
         peer=peer,
         source=source,
@@ -362,7 +368,9 @@ def export_bundle(ctx: Context, peer: str, file: Path, *, since: int | None = No
         publish_if_changed(ctx, session)
     with ctx.store.reader() as session:
         while True:
-            part, cursor, more = changes_for(session, peer, target.reach, cursor, BATCH)
+            part, cursor, more = changes_for(
+                session, peer, target.reach, cursor, BATCH, hub=target.role == "hub"
+            )
             records.extend(part)
             if not more:
                 break
@@ -442,6 +450,7 @@ def import_bundle(ctx: Context, file: Path) -> BundleImportOut:
         check_origins(peer, records)
         summary = apply_records(session, sender, records, identity.name)
         session.add(PeerMessage(peer_id=peer.id, nonce=nonce))
+    scan_alerts(ctx, summary.hits)
     return BundleImportOut(
         peer=sender, records=len(records), result=apply_out(summary), already_imported=False
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from vident.ingest import pipeline
 from vident.ingest.pipeline import ProgressSink
+from vident.service.alerts import scan_alerts
 from vident.service.context import Context
 from vident.service.errors import Invalid, NotFound
 from vident.service.failures import translated
@@ -142,6 +143,8 @@ def ingest_source(
             signals=kinds,
             seal_preview=seal,
         )
+    # Material an alert watches may have just arrived: tell its owner now.
+    scan_alerts(ctx)
     return IngestOut(
         source=summary.source,
         files=summary.files,

@@ -93,6 +93,8 @@ class SharedRecord(Base):
     widest: Mapped[str] = mapped_column(String(16))
     revision: Mapped[int] = mapped_column(BigInteger)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whether an alert watches this record's hashes (so alert scans read only these).
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: The peer it came from; None for this instance's own material.
     received_from: Mapped[str | None] = mapped_column(String(64))
@@ -120,3 +122,64 @@ class ExchangeState(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alert(Base):
+    """An agency asks to be told when material turns up elsewhere: a series' media or hashes.
+
+    The alert is itself a sharing decision: its hashes travel to peers at ``sharing`` (without
+    the series' name unless the series is shared too), so a seizure on any connected instance
+    can hit it.
+    """
+
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(200))
+    sharing: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertHash(Base):
+    """A hash an alert watches for (besides its series' media)."""
+
+    __tablename__ = "alert_hash"
+    __table_args__ = (Index("ix_alert_hash_kind_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AlertHit(Base):
+    """An alert was hit: which alert (``origin:id``), by whom, on which hash; never a picture.
+
+    Kept at both ends: the owner's instance is told (``owner`` is this instance), the hitting
+    instance keeps what it sent. ``seen_at`` is when the owner's analysts acknowledged it.
+    """
+
+    __tablename__ = "alert_hit"
+    __table_args__ = (UniqueConstraint("alert_ref", "hit_instance", "hit_agency", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_ref: Mapped[str] = mapped_column(String(100))
+    #: The alert's row here when this instance owns it.
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert.id", ondelete="SET NULL"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(200))
+    owner_instance: Mapped[str] = mapped_column(String(64))
+    owner_agency: Mapped[str | None] = mapped_column(String(200))
+    hit_instance: Mapped[str] = mapped_column(String(64))
+    hit_agency: Mapped[str] = mapped_column(String(200))
+    hit_country: Mapped[str | None] = mapped_column(String(2))
+    hit_contact: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

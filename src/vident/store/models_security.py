@@ -38,6 +38,9 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     #: ISO 3166-1 alpha-2 code of the agency's country.
     country: Mapped[str] = mapped_column(String(2))
+    #: Whom another agency calls about shared material or an alert hit (a unit, a phone, an
+    #: address); travels with alert hits between instances.
+    contact: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

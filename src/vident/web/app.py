@@ -27,6 +27,7 @@ from vident.web.pages import STATIC as PAGES_STATIC
 from vident.web.pages import router as pages_router
 from vident.web.routers import (
     admin,
+    alerts,
     audit,
     auth,
     cases,
@@ -115,6 +116,7 @@ def create_app(settings: Settings, security: SecuritySettings | None = None) -> 
         admin,
         me,
         peering,
+        alerts,
     ):
         protected.include_router(module.router)
     app.include_router(public)

@@ -38,6 +38,9 @@ TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 class AgencyIn(Model):
     name: str = Field(min_length=1, max_length=200)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2: GB, DE.")
+    contact: str | None = Field(
+        default=None, max_length=200, description="Whom other agencies call about alert hits."
+    )
 
 
 class UserIn(Model):
@@ -76,7 +79,7 @@ def get_agencies(ctx: ContextDep) -> AgencyListOut:
 @router.post("/agencies", response_model=AgencyOut)
 def post_agency(body: AgencyIn, ctx: ContextDep) -> AgencyOut:
     """Add an agency (system administrators only)."""
-    return add_agency(ctx, body.name, body.country)
+    return add_agency(ctx, body.name, body.country, body.contact)
 
 
 @router.get("/users", response_model=UserListOut)

@@ -1,4 +1,4 @@
-"""interconnect: peers, their messages, and what this instance shares with them
+"""interconnect: peers, their messages, what this instance shares, alerts and their hits
 
 Revision ID: 0011
 Revises: 0010
@@ -7,9 +7,11 @@ Create Date: 2026-12-07 09:16:11
 ``peer`` holds the other instances (URL, public keys, role, reach, cursors);
 ``peer_message`` the nonces of messages taken from them (a replay is refused);
 ``shared_record`` and ``shared_hash`` what this instance offers its peers, each change under
-the next sequence number; ``exchange_state`` small named counters. ``hashset_entry`` gains
-``identified_by``: who identified the victim, as a peer's record says. Stores made before
-share nothing until a case or series is shared and a peer added.
+the next sequence number; ``exchange_state`` small named counters. ``alert``, ``alert_hash``
+and ``alert_hit``: agencies' alerts on series or hashes and who hit them. ``hashset_entry``
+gains ``identified_by`` (who identified the victim, as a peer's record says) and ``agency``
+``contact`` (whom other agencies call). Stores made before share nothing until a case or
+series is shared and a peer added.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def upgrade() -> None:
         sa.Column("widest", sa.String(length=16), nullable=False),
         sa.Column("revision", sa.BigInteger(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("alerted", sa.Boolean(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("received_from", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -69,6 +72,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("origin", "key", name=op.f("uq_shared_record_origin")),
     )
     with op.batch_alter_table("shared_record", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_shared_record_alerted"), ["alerted"], unique=False)
         batch_op.create_index(batch_op.f("ix_shared_record_seq"), ["seq"], unique=False)
 
     op.create_table(
@@ -104,6 +108,80 @@ def upgrade() -> None:
         batch_op.create_index("ix_shared_hash_kind_value", ["kind", "value"], unique=False)
         batch_op.create_index(batch_op.f("ix_shared_hash_record_id"), ["record_id"], unique=False)
 
+    op.create_table(
+        "alert",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=True),
+        sa.Column("series_id", sa.Integer(), nullable=True),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("sharing", sa.String(length=16), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agency.id"], name=op.f("fk_alert_agency_id_agency"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["series_id"], ["series.id"], name=op.f("fk_alert_series_id_series"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert")),
+    )
+    op.create_table(
+        "alert_hash",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["alert.id"],
+            name=op.f("fk_alert_hash_alert_id_alert"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_hash")),
+    )
+    with op.batch_alter_table("alert_hash", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alert_hash_alert_id"), ["alert_id"], unique=False)
+        batch_op.create_index("ix_alert_hash_kind_value", ["kind", "value"], unique=False)
+
+    op.create_table(
+        "alert_hit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("alert_ref", sa.String(length=100), nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=True),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("owner_instance", sa.String(length=64), nullable=False),
+        sa.Column("owner_agency", sa.String(length=200), nullable=True),
+        sa.Column("hit_instance", sa.String(length=64), nullable=False),
+        sa.Column("hit_agency", sa.String(length=200), nullable=False),
+        sa.Column("hit_country", sa.String(length=2), nullable=True),
+        sa.Column("hit_contact", sa.String(length=200), nullable=True),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["alert.id"],
+            name=op.f("fk_alert_hit_alert_id_alert"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_hit")),
+        sa.UniqueConstraint(
+            "alert_ref",
+            "hit_instance",
+            "hit_agency",
+            "kind",
+            "value",
+            name=op.f("uq_alert_hit_alert_ref"),
+        ),
+    )
+    with op.batch_alter_table("alert_hit", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alert_hit_alert_id"), ["alert_id"], unique=False)
+
+    with op.batch_alter_table("agency", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("contact", sa.String(length=200), nullable=True))
+
     with op.batch_alter_table("hashset_entry", schema=None) as batch_op:
         batch_op.add_column(sa.Column("identified_by", sa.String(length=200), nullable=True))
 
@@ -112,6 +190,19 @@ def downgrade() -> None:
     with op.batch_alter_table("hashset_entry", schema=None) as batch_op:
         batch_op.drop_column("identified_by")
 
+    with op.batch_alter_table("agency", schema=None) as batch_op:
+        batch_op.drop_column("contact")
+
+    with op.batch_alter_table("alert_hit", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alert_hit_alert_id"))
+
+    op.drop_table("alert_hit")
+    with op.batch_alter_table("alert_hash", schema=None) as batch_op:
+        batch_op.drop_index("ix_alert_hash_kind_value")
+        batch_op.drop_index(batch_op.f("ix_alert_hash_alert_id"))
+
+    op.drop_table("alert_hash")
+    op.drop_table("alert")
     with op.batch_alter_table("shared_hash", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_shared_hash_record_id"))
         batch_op.drop_index("ix_shared_hash_kind_value")
@@ -122,6 +213,7 @@ def downgrade() -> None:
 
     op.drop_table("peer_message")
     with op.batch_alter_table("shared_record", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shared_record_alerted"))
         batch_op.drop_index(batch_op.f("ix_shared_record_seq"))
 
     op.drop_table("shared_record")
