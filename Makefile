@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DATA ?= demo-data
 
-.PHONY: install demo test lint typecheck pytest bench postgres chromium fuzz clean
+.PHONY: install demo interconnect-demo test lint typecheck pytest bench postgres chromium fuzz clean
 
 install: $(STAMP)
 
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 # Builds a data directory from benign sample pictures and prints the triage of a demo seizure.
 demo: install
 	$(BIN)/python -m vident.demo --data $(DEMO_DATA)
+
+# Two national instances and a hub on loopback ports, exchanging hashes, alerts and a bundle;
+# SERVE=1 keeps the three servers running afterwards (Ctrl-C stops them).
+INTERCONNECT_DEMO ?= interconnect-demo
+interconnect-demo: install
+	$(BIN)/python -m vident.demo.interconnect --root $(INTERCONNECT_DEMO) $(if $(SERVE),--serve)
 
 # PostgreSQL server binaries for the store tests (the tests start their own throwaway server).
 postgres:
@@ -50,4 +56,4 @@ fuzz: install
 	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache fuzz/work
+	rm -rf $(VENV) $(DEMO_DATA) $(INTERCONNECT_DEMO) .pytest_cache .mypy_cache .ruff_cache fuzz/work

@@ -313,8 +313,8 @@ def alert_seen(ctx: typer.Context, hit_id: Annotated[int, typer.Argument()]) -> 
 def alert_scan(ctx: typer.Context) -> None:
     """Look for new hits of every alert among the stored media now (ingest, sync, match and
     bundle import do this themselves)."""
-    from vident.service.alerts import scan_alerts
+    from vident.service.alerts import run_alert_scan
 
     with _errors(), _context(_settings(ctx)) as context:
-        found = scan_alerts(context)
-    out.print(f"{len(found)} new hits of this instance's alerts", highlight=False)
+        found = run_alert_scan(context)
+    out.print(f"{found.hits} new hits of this instance's alerts", highlight=False)

@@ -28,7 +28,7 @@ from vident.service.publishing import publish_if_changed
 from vident.service.schemas import Model
 from vident.service.scope import check_series
 from vident.service.use_case import SEE_MEDIA, WORK_ON_MEDIA, use_case
-from vident.store.models_cases import Series
+from vident.store.models_cases import CaseOwner, Series
 from vident.store.models_exchange import Alert, AlertHash, AlertHit, SharedRecord
 from vident.store.models_security import Agency
 
@@ -135,6 +135,10 @@ def add_alert(
                 raise NotFound(f"no series {series}")
             series_id = check_series(ctx, session, row).id
             owner = ctx.principal.agency_id or row.agency_id
+            if owner is None and row.case_id is not None:  # the operator's alert: the case's
+                owner = session.scalar(
+                    select(CaseOwner.agency_id).where(CaseOwner.case_id == row.case_id)
+                )
         else:
             owner = ctx.principal.agency_id
         alert = Alert(
@@ -279,3 +283,14 @@ def _run_hook(ctx: Context, hit_ids: list[int], me: str) -> None:
             subprocess.run(shlex.split(command), input=payload.encode(), timeout=30, check=False)
         except (OSError, subprocess.SubprocessError):
             continue  # the hit is kept and shown; a broken hook must not lose it
+
+
+class AlertScanOut(Model):
+    #: New hits of this instance's alerts the scan found.
+    hits: int
+
+
+@use_case("alert.scan", WORK_ON_MEDIA)
+def run_alert_scan(ctx: Context) -> AlertScanOut:
+    """Look for new hits of every alert among the stored media now."""
+    return AlertScanOut(hits=len(scan_alerts(ctx)))

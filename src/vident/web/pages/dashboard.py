@@ -13,9 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from starlette.responses import Response
 
+from vident.service.alerts import AlertHitOut, list_alert_hits
 from vident.service.cases import CaseOut, list_cases
 from vident.service.dashboard import series_alerts, verdict_counts
 from vident.service.jobs import JobOut, list_jobs, show_job
+from vident.service.peers import IdentityMissing
 from vident.service.use_case import SEE_MEDIA
 from vident.service.wellbeing import my_week
 from vident.web.pages.render import _
@@ -47,6 +49,15 @@ def _jobs(viewer: Viewer) -> tuple[list[JobOut], list[JobOut]]:
     return running, finished
 
 
+def _alert_hits(viewer: Viewer) -> list[AlertHitOut]:
+    """Hits of the agency's alerts not acknowledged yet (none on a store without identity:
+    made before interconnect and not initialised again)."""
+    try:
+        return [h for h in list_alert_hits(viewer.ctx, unseen_only=True).hits if h.mine]
+    except IdentityMissing:
+        return []
+
+
 @router.get("/")
 def dashboard(viewer: ViewerDep) -> Response:
     """Where a signed-in analyst lands: their cases, jobs, alerts and the week so far."""
@@ -58,6 +69,7 @@ def dashboard(viewer: ViewerDep) -> Response:
         "running": [],
         "finished": [],
         "alerts": [],
+        "alert_hits": [],
         "week": my_week(viewer.ctx),
     }
     if sees_media:
@@ -67,6 +79,7 @@ def dashboard(viewer: ViewerDep) -> Response:
             running=running,
             finished=finished,
             alerts=series_alerts(viewer.ctx).alerts,
+            alert_hits=_alert_hits(viewer),
         )
     return viewer.render("dashboard.html", context)
 
