@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from vident.exchange.alert_hits import take_hit
@@ -369,14 +369,23 @@ def as_record(row: SharedRecord, *, withdrawn: bool = False) -> PeerRecord:
 
 
 def changes_for(
-    session: Session, peer: str, reach: str, since: int, limit: int, *, hub: bool = False
+    session: Session,
+    peer: str,
+    reach: str,
+    since: int,
+    limit: int,
+    *,
+    hub: bool = False,
+    only_origin: str | None = None,
 ) -> tuple[list[PeerRecord], int, bool]:
     """Up to ``limit`` records past ``since`` that a peer named ``peer`` of ``reach`` may have.
 
     Returns the records, the cursor to continue from (past rows skipped for this peer too) and
     whether more rows follow. Never sends a peer its own records or those it sent here; a record
     out of its reach goes as a withdrawal only when it was once within it. An alert hit goes
-    only to the alert's owner, or to a ``hub`` that relays it there.
+    only to the alert's owner, or to a ``hub`` that relays it there. ``only_origin``: this
+    instance's own records only (what it pushes or bundles: relaying is a hub's work, done
+    when peers pull from it).
     """
     rows = session.scalars(
         select(SharedRecord)
@@ -384,6 +393,7 @@ def changes_for(
             SharedRecord.seq > since,
             SharedRecord.origin != peer,
             or_(SharedRecord.received_from.is_(None), SharedRecord.received_from != peer),
+            true() if only_origin is None else SharedRecord.origin == only_origin,
         )
         .order_by(SharedRecord.seq)
         .limit(limit + 1)
@@ -563,23 +573,34 @@ def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -
         for part in chunked(gone):
             session.execute(delete(HashSetHash).where(HashSetHash.entry_id.in_(part)))
             session.execute(delete(HashSetEntry).where(HashSetEntry.id.in_(part)))
-        for entry_key, record in keys.items():
-            if record.deleted:
-                continue
-            columns = _entry_columns(record)
-            entry_id = existing.get(entry_key)
-            if entry_id is not None:
-                session.execute(
-                    update(HashSetEntry).where(HashSetEntry.id == entry_id).values(**columns)
-                )
-                continue
-            entry = HashSetEntry(hashset_id=set_id, entry_key=entry_key, **columns)
-            session.add(entry)
-            session.flush()
-            session.add_all(
-                HashSetHash(entry_id=entry.id, kind=kind, value=value)
-                for kind, value in record.hash_bytes().items()
+        live = {k: r for k, r in keys.items() if not r.deleted}
+        changed = [
+            {"id": existing[k], **_entry_columns(r)} for k, r in live.items() if k in existing
+        ]
+        if changed:
+            session.execute(update(HashSetEntry), changed)
+        fresh = {k: r for k, r in live.items() if k not in existing}
+        if fresh:
+            session.execute(
+                insert(HashSetEntry),
+                [
+                    {"hashset_id": set_id, "entry_key": k, **_entry_columns(r)}
+                    for k, r in fresh.items()
+                ],
             )
+            made: list[dict[str, Any]] = []
+            for part in chunked(sorted(fresh)):
+                for key, entry_id in session.execute(
+                    select(HashSetEntry.entry_key, HashSetEntry.id).where(
+                        HashSetEntry.hashset_id == set_id, HashSetEntry.entry_key.in_(part)
+                    )
+                ):
+                    made.extend(
+                        {"entry_id": entry_id, "kind": kind, "value": value}
+                        for kind, value in fresh[bytes(key)].hash_bytes().items()
+                    )
+            if made:
+                session.execute(insert(HashSetHash), made)
     session.flush()
 
 

@@ -183,7 +183,20 @@ def remove_alert(ctx: Context, alert_id: int) -> AlertOut:
         return _out(session, alert)
 
 
-def _hit_out(row: AlertHit, me: str) -> AlertHitOut:
+def _owned_alerts(ctx: Context, session: Session) -> set[int] | None:
+    """Ids of the caller's agency's alerts (None: the local operator, who owns them all)."""
+    if ctx.principal.agency_id is None:
+        return None
+    return set(session.scalars(select(Alert.id).where(Alert.agency_id == ctx.principal.agency_id)))
+
+
+def _is_mine(row: AlertHit, owned: set[int] | None, me: str) -> bool:
+    if owned is None:
+        return row.owner_instance == me
+    return row.alert_id is not None and row.alert_id in owned
+
+
+def _hit_out(row: AlertHit, mine: bool) -> AlertHitOut:
     return AlertHitOut(
         id=row.id,
         alert=row.alert_ref,
@@ -198,7 +211,7 @@ def _hit_out(row: AlertHit, me: str) -> AlertHitOut:
         value=bytes(row.value).hex(),
         at=row.at,
         seen_at=row.seen_at,
-        mine=row.owner_instance == me,
+        mine=mine,
     )
 
 
@@ -223,7 +236,9 @@ def list_alert_hits(ctx: Context, unseen_only: bool = False) -> AlertHitListOut:
         query = select(AlertHit).where(_visible_hits(ctx, me)).order_by(AlertHit.at.desc())
         if unseen_only:
             query = query.where(AlertHit.seen_at.is_(None))
-        return AlertHitListOut(hits=[_hit_out(r, me) for r in session.scalars(query.limit(500))])
+        owned = _owned_alerts(ctx, session)
+        rows = session.scalars(query.limit(500))
+        return AlertHitListOut(hits=[_hit_out(r, _is_mine(r, owned, me)) for r in rows])
 
 
 @use_case("alert.hit.seen", WORK_ON_MEDIA)
@@ -232,11 +247,11 @@ def mark_hit_seen(ctx: Context, hit_id: int) -> AlertHitOut:
     me = load_identity(ctx).name
     with ctx.store.session() as session:
         row = session.scalar(select(AlertHit).where(AlertHit.id == hit_id, _visible_hits(ctx, me)))
-        if row is None or row.owner_instance != me:
+        if row is None or not _is_mine(row, _owned_alerts(ctx, session), me):
             raise NotFound(f"no hit {hit_id} of your alerts")
         row.seen_at = row.seen_at or datetime.now(UTC)
         session.flush()
-        return _hit_out(row, me)
+        return _hit_out(row, True)
 
 
 def scan_alerts(ctx: Context, received: list[int] | None = None) -> list[int]:
@@ -277,7 +292,7 @@ def _run_hook(ctx: Context, hit_ids: list[int], me: str) -> None:
         return
     with ctx.store.reader() as session:
         hits = [session.get(AlertHit, i) for i in hit_ids]
-        payloads = [_hit_out(h, me).model_dump_json() for h in hits if h is not None]
+        payloads = [_hit_out(h, True).model_dump_json() for h in hits if h is not None]
     for payload in payloads:
         try:
             subprocess.run(shlex.split(command), input=payload.encode(), timeout=30, check=False)

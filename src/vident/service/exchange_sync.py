@@ -167,12 +167,19 @@ def _counts(ctx: Context, out: _Tally, outcome: str, error: str | None) -> None:
 def _push(
     ctx: Context, caller: Caller, peer: Peer, out: _Tally, batch: int, progress: Progress
 ) -> None:
+    me = load_identity(ctx).name
     with ctx.store.session() as session:
         publish_if_changed(ctx, session)
     while True:
         with ctx.store.reader() as session:
             records, upto, more = changes_for(
-                session, peer.name, peer.reach, out.push_cursor, batch, hub=peer.role == "hub"
+                session,
+                peer.name,
+                peer.reach,
+                out.push_cursor,
+                batch,
+                hub=peer.role == "hub",
+                only_origin=me,
             )
         if records:
             message = RecordBatch(records=records, upto=upto, more=more)
@@ -369,7 +376,13 @@ def export_bundle(ctx: Context, peer: str, file: Path, *, since: int | None = No
     with ctx.store.reader() as session:
         while True:
             part, cursor, more = changes_for(
-                session, peer, target.reach, cursor, BATCH, hub=target.role == "hub"
+                session,
+                peer,
+                target.reach,
+                cursor,
+                BATCH,
+                hub=target.role == "hub",
+                only_origin=identity.name,
             )
             records.extend(part)
             if not more:

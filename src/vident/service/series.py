@@ -120,6 +120,7 @@ def add_series(
         if session.scalar(select(Series.id).where(Series.name == name)) is not None:
             raise Conflict(f"a series named {name!r} exists already")
         case_id = None
+        owner: int | None = None
         sight = sight_of(ctx, session)
         if case is not None:
             case_id = session.scalar(select(Case.id).where(Case.name == case, visible_cases(sight)))
@@ -131,7 +132,9 @@ def add_series(
             name=name,
             status="unidentified",
             sharing=sharing,
-            agency_id=ctx.principal.agency_id,
+            # A series inside an agency's case is that agency's, whoever starts it (the local
+            # operator acts for no agency, and an unowned series is seen by everyone).
+            agency_id=ctx.principal.agency_id or owner,
             case_id=case_id,
             notes=notes,
             created_by=ctx.principal.name,
