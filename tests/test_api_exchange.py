@@ -1,261 +1,132 @@
-"""Hash lists in and VICS out through the REST API, on both stores.
+"""The routes other instances call, as a peer calls them: signed requests, signed answers.
 
-A hash list uploaded over HTTP is imported as the command line imports it, exported back as
-VICS and that export imported again; a source is downloaded as VICS with its export audited.
-The upload of a large list is fed to the app a chunk at a time while Python's allocations are
-traced: the route must stream it to disk, never hold it.
+A hub with one international series answers a national peer's pull, push, match and private
+match; each answer is signed for the very request it answers. Unsigned, unknown and
+over-eager callers are refused.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import hashlib
 import json
-import tracemalloc
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from tests.api_support import API, Api, api_over, problem
+from tests.api_support import record_route
 from tests.conftest import write_jpeg
 from vident.config import Settings
-from vident.media.runtime import scratch_dir
+from vident.exchange.private_match import PrivateQuery, psi_item
+from vident.security.identity import Identity
+from vident.security.signing import NONCE, SIGNATURE, sign_request, verify_response
+from vident.service.agencies import add_agency
+from vident.service.cases import add_case
+from vident.service.context import local_operator, open_context
+from vident.service.peers import add_peer, load_identity
 from vident.service.sources import ingest_source
+from vident.service.store_admin import init_store
+from vident.web.app import create_app
 
-MD5 = [hashlib.md5(f"known {n}".encode()).hexdigest() for n in range(3)]
-SHA256 = [hashlib.sha256(f"known {n}".encode()).hexdigest() for n in range(3)]
-CSV = "md5,sha256,category,series,comment\n" + "".join(
-    f"{m},{s},2,S-{n},entry {n}\n" for n, (m, s) in enumerate(zip(MD5, SHA256, strict=True))
-)
+API = "/api/v1"
+
+
+@dataclass
+class Hub:
+    client: TestClient
+    me: Identity
+    hub_key: bytes
+    shas: list[str]
+
+    def call(self, method: str, route: str, payload: object | None = None) -> tuple[int, object]:
+        """A signed request as peer ``country-nl``; the answer's signature is checked."""
+        body = b"" if payload is None else json.dumps(payload).encode()
+        headers = sign_request(self.me, "hub", method, API + route, body)
+        headers["Content-Type"] = "application/json"
+        path, _, query = route.partition("?")
+        answer = self.client.request(
+            method,
+            API + path,
+            params=dict(p.split("=") for p in query.split("&") if p),
+            content=body or None,
+            headers=headers,
+        )
+        if answer.status_code == 200:
+            verify_response(
+                answer.headers[SIGNATURE], self.hub_key, headers[NONCE], 200, answer.content
+            )
+        return answer.status_code, answer.json()
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[Api]:
-    with api_over(settings) as made:
-        yield made
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    settings = Settings(data=tmp_path / "hub", peer_requests_per_minute=8)
+    init_store(settings, name="hub")
+    op = open_context(settings, local_operator(settings))
+    folder = tmp_path / "seized"
+    shas = [write_jpeg(folder / f"{i}.jpg", 900 + i) for i in range(2)]
+    add_agency(op, "Interpol CAC", "FR")
+    add_case(op, "shared-op", agency="Interpol CAC", sharing="international")
+    ingest_source(op, folder, "S1", case="shared-op", workers=1, signals=("pdq",))
+    me = Identity.create(tmp_path / "nl", "country-nl")
+    add_peer(op, "country-nl", "http://127.0.0.1:9", me.public().key_text(), role="national")
+    hub_key = load_identity(op).public().signing
+    op.close()
+    api = create_app(settings)
+    with TestClient(api, base_url="http://127.0.0.1") as client:
+        client.event_hooks = {"request": [record_route(api)], "response": []}
+        digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in shas]
+        yield Hub(client, me, hub_key, digests)
+    api.state.vident.store.dispose()
 
 
-def _scratch_is_empty(api: Api) -> bool:
-    folder = scratch_dir(api.ctx.settings)
-    return not folder.exists() or not any(folder.iterdir())
+def test_a_peer_pulls_pushes_and_matches(hub: Hub) -> None:
+    status, pulled = hub.call("GET", "/exchange/changes?since=0&limit=10")
+    assert status == 200 and isinstance(pulled, dict)
+    keys = {r["key"] for r in pulled["records"]}
+    assert keys == set(hub.shas)
+    assert all(r["facts"]["agency"] == "Interpol CAC" for r in pulled["records"])
+    status, again = hub.call("GET", f"/exchange/changes?since={pulled['upto']}&limit=10")
+    assert status == 200 and isinstance(again, dict) and again["records"] == []
 
-
-def _import(api: Api, who: str, name: str, content: bytes, filename: str) -> dict[str, object]:
-    answer = api.client.post(
-        f"{API}/hashsets",
-        params={"name": name},
-        files={"file": (filename, content, "text/csv")},
-        headers=api.bearer(who),
-    )
-    assert answer.status_code == 200, answer.text
-    body: dict[str, object] = answer.json()
-    return body
-
-
-def _sets(api: Api) -> dict[str, dict[str, object]]:
-    listed = api.client.get(f"{API}/hashsets", headers=api.bearer("vera")).json()
-    return {s["name"]: s for s in listed["hashsets"]}
-
-
-def test_a_hash_list_is_imported_exported_and_imported_again(api: Api) -> None:
-    broken = CSV + "not-a-hash,,,,\n"
-    imported = _import(api, "ana", "national", broken.encode(), "national.csv")
-    assert (imported["records"], imported["new_entries"], imported["rejected"]) == (3, 3, 1)
-    assert imported["format"] == "csv" and imported["fatal"] is None
-    listed = _sets(api)["national"]
-    assert (listed["entries"], listed["status"], listed["origin"]) == (
-        3,
-        "complete",
-        "national.csv",
-    )
-    assert _import(api, "ana", "national", CSV.encode(), "again.csv")["new_entries"] == 0
-    assert _scratch_is_empty(api)
-
-    export = api.client.get(f"{API}/hashsets/national/export", headers=api.bearer("ana"))
-    assert export.status_code == 200, export.text
-    assert export.headers["content-type"] == "application/json"
-    assert export.headers["content-disposition"] == 'attachment; filename="national.vics.json"'
-    (case,) = export.json()["value"]
-    assert case["CaseNumber"] == "national" and case["TotalMediaFiles"] == 3
-    media = sorted(case["Media"], key=lambda m: m["Series"])
-    assert [m["MD5"] for m in media] == [m.upper() for m in MD5]
-    assert [(m["Category"], m["Series"], m["Comments"]) for m in media] == [
-        (2, f"S-{n}", f"entry {n}") for n in range(3)
-    ]
-    assert [m["AlternativeHashes"] for m in media] == [
-        [{"HashName": "SHA256", "HashValue": s}] for s in SHA256
-    ]
-    assert _scratch_is_empty(api)
-
-    again = _import(api, "ana", "copy", export.content, "national.vics.json")
-    assert (again["format"], again["new_entries"], again["rejected"]) == ("vics", 3, 0)
-    assert _sets(api)["copy"]["entries"] == 3
-
-
-def test_hash_set_refusals(api: Api) -> None:
-    files = {"file": ("list.txt", ("ab" * 32 + "\n").encode(), "text/plain")}
-    by_viewer = api.client.post(
-        f"{API}/hashsets", params={"name": "mine"}, files=files, headers=api.bearer("vera")
-    )
-    assert problem(by_viewer, 403)
-    assert "mine" not in _sets(api)
-    unnamed = api.client.post(f"{API}/hashsets", files=files, headers=api.bearer("ana"))
-    assert problem(unnamed, 422)
-    bad_kind = api.client.post(
-        f"{API}/hashsets",
-        params={"name": "mine", "kind": "md7"},
-        files=files,
-        headers=api.bearer("ana"),
-    )
-    assert "md7" in str(problem(bad_kind, 422)["detail"])
-    missing = api.client.get(f"{API}/hashsets/nothing/export", headers=api.bearer("ana"))
-    assert problem(missing, 404)["detail"] == "no hash set named 'nothing'"
-    _import(api, "ana", "seen", CSV.encode(), "seen.csv")
-    viewer_export = api.client.get(f"{API}/hashsets/seen/export", headers=api.bearer("vera"))
-    assert problem(viewer_export, 403)
-    assert _scratch_is_empty(api)
-
-
-def test_a_source_is_downloaded_as_vics_and_the_export_audited(api: Api, tmp_path: Path) -> None:
-    folder = tmp_path / "ex1"
-    pictures = [write_jpeg(folder / f"p{seed}.jpg", seed) for seed in (1, 2)]
-    ingest_source(api.ctx, folder, "EX1", workers=1, signals=("pdq",))
-
-    export = api.client.get(
-        f"{API}/exports/vics", params={"source": "EX1"}, headers=api.bearer("ana")
-    )
-    assert export.status_code == 200, export.text
-    assert export.headers["content-disposition"] == 'attachment; filename="EX1.vics.json"'
-    (case,) = export.json()["value"]
-    assert case["CaseNumber"] == "EX1" and case["TotalMediaFiles"] == 2
-    sha256s = {
-        h["HashValue"]
-        for m in case["Media"]
-        for h in m["AlternativeHashes"]
-        if h["HashName"] == "SHA256"
+    record = {
+        "origin": "country-nl",
+        "key": "ab" * 32,
+        "revision": 1,
+        "level": "international",
+        "hashes": {"sha256": "ab" * 32},
+        "facts": {"series": "nl-series", "victim_identified": True},
     }
-    assert sha256s == {hashlib.sha256(p.read_bytes()).hexdigest() for p in pictures}
-    assert sorted(f["FilePath"] for m in case["Media"] for f in m["MediaFiles"]) == [
-        "p1.jpg",
-        "p2.jpg",
-    ]
-    assert _scratch_is_empty(api)
-    events = api.client.get(
-        f"{API}/audit", params={"action": "export.vics"}, headers=api.bearer("aud")
-    ).json()["events"]
-    assert [(e["actor"], e["target"], e["outcome"]) for e in events] == [("ana", "EX1", "ok")]
+    status, taken = hub.call("POST", "/exchange/changes", {"records": [record], "upto": 1})
+    assert status == 200 and isinstance(taken, dict) and taken["added"] == 1
+    status, taken = hub.call("POST", "/exchange/changes", {"records": [record], "upto": 1})
+    assert status == 200 and isinstance(taken, dict) and taken["unchanged"] == 1
 
-    unknown = api.client.get(
-        f"{API}/exports/vics", params={"source": "NOPE"}, headers=api.bearer("ana")
-    )
-    assert "NOPE" in str(problem(unknown, 404)["detail"])
-    by_viewer = api.client.get(
-        f"{API}/exports/vics", params={"source": "EX1"}, headers=api.bearer("vera")
-    )
-    assert problem(by_viewer, 403)
-    assert problem(api.client.get(f"{API}/exports/vics", headers=api.bearer("ana")), 422)
-    assert _scratch_is_empty(api)
-
-
-# --- a large upload, a chunk at a time ------------------------------------------------------
-
-BOUNDARY = "vident-test-boundary"
-CHUNK = 64 * 1024
-BIG = 24 * 1024 * 1024
-#: Python allocations allowed at the peak of importing the big upload (a fraction of its size).
-PEAK_LIMIT = 6 * 1024 * 1024
-
-
-def _multipart(filename: str, head: bytes, filler: int) -> tuple[int, Iterator[bytes]]:
-    """A multipart body holding one file: ``head``, then ``filler`` bytes of one long line."""
-    opening = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-        f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'
-    ).encode()
-    closing = f"\r\n--{BOUNDARY}--\r\n".encode()
-
-    def chunks() -> Iterator[bytes]:
-        yield opening + head
-        left = filler
-        while left > 0:
-            size = min(CHUNK, left)
-            yield b"x" * size
-            left -= size
-        yield b"\n" + closing
-
-    return len(opening) + len(head) + filler + 1 + len(closing), chunks()
-
-
-async def _post(
-    app: FastAPI, path: str, query: dict[str, str], token: str, size: int, body: Iterator[bytes]
-) -> tuple[int, bytes]:
-    """POST ``body`` to ``app`` as a server would hand it over: one chunk per receive."""
-    done = asyncio.Event()
-    status: list[int] = []
-    answer: list[bytes] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": urlencode(query).encode(),
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"authorization", f"Bearer {token}".encode()),
-            (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
-            (b"content-length", str(size).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
+    query = {
+        "hashes": [{"kind": "sha256", "value": hub.shas[0]}, {"kind": "sha256", "value": "cd" * 32}]
     }
+    status, found = hub.call("POST", "/exchange/match", query)
+    assert status == 200 and isinstance(found, dict)
+    assert [(m["query"], m["record"]["key"]) for m in found["matches"]] == [(0, hub.shas[0])]
 
-    async def receive() -> dict[str, object]:
-        chunk = next(body, None)
-        if chunk is not None:
-            return {"type": "http.request", "body": chunk, "more_body": True}
-        if not done.is_set():
-            return {"type": "http.request", "body": b"", "more_body": False}
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, object]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(int(str(message["status"])))
-        elif message["type"] == "http.response.body":
-            answer.append(bytes(message.get("body", b"")))  # type: ignore[call-overload]
-            if not message.get("more_body"):
-                done.set()
-
-    await app(scope, receive, send)  # type: ignore[arg-type]
-    return status[0], b"".join(answer)
+    asked = PrivateQuery(
+        [psi_item("sha256", bytes.fromhex(hub.shas[1])), psi_item("sha256", b"\1" * 32)]
+    )
+    request = base64.b64encode(asked.request()).decode()
+    status, answer = hub.call("POST", "/exchange/private-match", {"request": request})
+    assert status == 200 and isinstance(answer, dict)
+    held = asked.matched(base64.b64decode(answer["setup"]), base64.b64decode(answer["response"]))
+    assert held == [psi_item("sha256", bytes.fromhex(hub.shas[1]))]
 
 
-def test_a_large_hash_list_upload_is_streamed_not_held(api: Api) -> None:
-    """A 24 MiB upload (three good rows and one long line, rejected) costs a few MiB."""
-    head = CSV.encode()
-    token = api.tokens["ana"]
-    size, body = _multipart("warm.csv", head, 1000)
-    status, _ = asyncio.run(_post(api.app, f"{API}/hashsets", {"name": "warm"}, token, size, body))
-    assert status == 200
-
-    size, body = _multipart("big.csv", head, BIG)
-    tracemalloc.start()
-    try:
-        status, answer = asyncio.run(
-            _post(api.app, f"{API}/hashsets", {"name": "big"}, token, size, body)
-        )
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert status == 200, answer
-    result = json.loads(answer)
-    assert (result["new_entries"], result["rejected"]) == (3, 1)
-    assert _sets(api)["big"]["entries"] == 3
-    assert peak < PEAK_LIMIT, f"importing a {BIG} byte upload peaked at {peak} bytes"
-    assert _scratch_is_empty(api)
+def test_unsigned_foreign_and_eager_callers_are_refused(hub: Hub, tmp_path: Path) -> None:
+    assert hub.client.get(f"{API}/exchange/changes").status_code == 401
+    stranger = Hub(hub.client, Identity.create(tmp_path / "x", "country-nl"), hub.hub_key, [])
+    assert stranger.call("POST", "/exchange/match", {"hashes": []})[0] == 401
+    status, problem = hub.call("POST", "/exchange/private-match", {"request": "bm90IHBzaQ=="})
+    assert status == 422 and isinstance(problem, dict)
+    statuses = [hub.call("GET", "/exchange/changes?since=0&limit=1")[0] for _ in range(9)]
+    assert statuses.count(429) >= 1 and statuses[0] == 200
