@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, true, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from vident.exchange.alert_hits import take_hit
@@ -53,8 +53,10 @@ from vident.store.models_exchange import (
     SharedRecord,
 )
 from vident.store.models_security import Agency
-from vident.store.upsert import chunked
+from vident.store.upsert import chunked, insert_tuples
 
+_SHARED_HASHES: Table = SharedHash.__table__  # type: ignore[assignment]
+_HASHSET_HASHES: Table = HashSetHash.__table__  # type: ignore[assignment]
 #: Where the hash set of a peer's records is kept: ``peer:<origin>``.
 PEER_SET_PREFIX = "peer:"
 _SEQ = "seq"
@@ -336,12 +338,12 @@ def _drop_hashes(session: Session, record_ids: list[int]) -> None:
 
 def _add_hashes(session: Session, rows: Seq[SharedRecord]) -> None:
     values = [
-        {"record_id": row.id, "kind": kind, "value": bytes.fromhex(value)}
+        (row.id, kind, bytes.fromhex(value))
         for row in rows
         for kind, value in row.payload.get("hashes", {}).items()
     ]
-    if values:
-        session.execute(insert(SharedHash), values)
+    # The driver's own executemany: per-row ORM parameter handling cost more than the insert.
+    insert_tuples(session, _SHARED_HASHES, ("record_id", "kind", "value"), values)
 
 
 # --- what goes to a peer ---------------------------------------------------------------------
@@ -588,7 +590,7 @@ def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -
                     for k, r in fresh.items()
                 ],
             )
-            made: list[dict[str, Any]] = []
+            made: list[tuple[int, str, bytes]] = []
             for part in chunked(sorted(fresh)):
                 for key, entry_id in session.execute(
                     select(HashSetEntry.entry_key, HashSetEntry.id).where(
@@ -596,11 +598,10 @@ def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -
                     )
                 ):
                     made.extend(
-                        {"entry_id": entry_id, "kind": kind, "value": value}
+                        (entry_id, kind, value)
                         for kind, value in fresh[bytes(key)].hash_bytes().items()
                     )
-            if made:
-                session.execute(insert(HashSetHash), made)
+            insert_tuples(session, _HASHSET_HASHES, ("entry_id", "kind", "value"), made)
     session.flush()
 
 
