@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import write_jpeg
 from vident.config import Settings
 from vident.service.agencies import add_agency
+from vident.service.alerts import add_alert, run_alert_scan
 from vident.service.context import (
     Context,
     Principal,
@@ -28,6 +29,7 @@ from vident.service.context import (
 from vident.service.dashboard import series_alerts, verdict_counts
 from vident.service.errors import Forbidden
 from vident.service.jobs import run_next_job, submit_upload
+from vident.service.peers import ensure_identity
 from vident.service.series import add_series, add_series_media
 from vident.service.sessions import login
 from vident.service.sources import ingest_source
@@ -193,3 +195,20 @@ def test_the_upload_page_offers_own_cases_to_editors_only(world: World) -> None:
     assert refused.status_code == 403
     assert "may not upload" in refused.text and 'type="file"' not in refused.text
     assert 'href="/upload"' not in world.client("vera").get("/").text
+
+
+def test_alert_hits_reach_the_owning_agency_only(world: World) -> None:
+    """Met's alert on its series is hit by BKA's seizure: Met's analysts see who and whom to
+    call, with a button to acknowledge it; BKA's dashboard does not show Met's alert."""
+    ensure_identity(world.settings)
+    before = world.client("ana").get("/").text
+    assert "No new hit of your agency" in before
+    add_alert(world.users["ana"], "dash watch", series="dash-series")
+    assert run_alert_scan(world.users["ana"]).hits == 1
+    page = world.client("ana").get("/").text
+    panel = page.split('id="alert-hits"', 1)[1].split("</section>", 1)[0]
+    assert "BKA (DE, on " in panel and "dash watch" in panel
+    assert 'data-api="/api/v1/alerts/hits/' in panel
+    assert "BKA-SECRET-1" not in panel  # the hitting agency's source is never named
+    theirs = world.client("bea").get("/").text.split('id="alert-hits"', 1)[1]
+    assert "dash watch" not in theirs.split("</section>", 1)[0]
