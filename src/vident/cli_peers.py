@@ -49,7 +49,11 @@ def peer_add(
         str, typer.Option("--role", help="hub (we push and pull) or national (it does).")
     ] = "hub",
     reach: Annotated[
-        str, typer.Option("--reach", help="Widest sharing it receives: national, international.")
+        str,
+        typer.Option(
+            "--reach",
+            help="national: it gets national and international material; international: only that.",
+        ),
     ] = "international",
 ) -> None:
     """Trust another instance; compare the fingerprint printed with its administrator's."""

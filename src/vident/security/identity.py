@@ -101,7 +101,7 @@ class PublicIdentity:
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise IdentityError(
                 f"not a vident key: expected '{KEY_PREFIX}.<signing>.<sealing>' as printed by "
-                "the peer's 'vident identity' command"
+                "the peer's 'vident peer identity' command"
             )
         signing = unb64url(parts[1], _KEY_B64)
         sealing = unb64url(parts[2], _KEY_B64)

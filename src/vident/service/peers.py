@@ -156,7 +156,7 @@ def add_peer(
     """Trust another instance: its name, base URL and public key token.
 
     ``role`` hub: this instance pushes to it and pulls from it; national: it does so here.
-    ``reach``: the widest sharing level it receives (international peers get only what is
+    ``reach``: the narrowest sharing level it receives (international peers get only what is
     shared internationally)."""
     try:
         public = PublicIdentity.parse_key(name, key)

@@ -34,7 +34,7 @@ class Peer(Base):
     """Another vident instance: where it answers, its public keys, and both cursors.
 
     ``role`` is ``hub`` (this instance pushes to it and pulls from it) or ``national`` (it
-    pushes and pulls here). ``reach`` is the widest sharing level it may receive:
+    pushes and pulls here). ``reach`` is the narrowest sharing level it may receive:
     ``international`` peers get only international material, ``national`` peers national and
     international. ``push_cursor`` is the last of our ``seq`` the peer acknowledged,
     ``pull_cursor`` the last of its ``seq`` applied here.
