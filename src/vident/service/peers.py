@@ -50,12 +50,23 @@ def _passphrase(ctx: Context) -> str | None:
     return (ctx.security or defaults()).passphrase
 
 
+#: Identities read in this process, by data directory and passphrase: reading one opens the
+#: keyring (scrypt when it has a passphrase), far too slow for every signed request.
+_LOADED: dict[tuple[str, str | None], Identity] = {}
+
+
 def load_identity(ctx: Context) -> Identity:
     """This instance's identity, or one line saying how to make it."""
+    key = (str(ctx.settings.data.resolve()), _passphrase(ctx))
+    found = _LOADED.get(key)
+    if found is not None:
+        return found
     try:
-        return Identity.load(ctx.settings.data, _passphrase(ctx))
+        found = Identity.load(ctx.settings.data, _passphrase(ctx))
     except IdentityError as exc:
         raise IdentityMissing(str(exc)) from None
+    _LOADED[key] = found
+    return found
 
 
 def _default_name() -> str:
@@ -67,6 +78,7 @@ def ensure_identity(settings: Settings, security: SecuritySettings | None = None
     """The data directory's identity, made at ``vident init`` under ``settings.instance``
     (default: the host's name); a directory keeps the name it was made with."""
     passphrase = (security or defaults()).passphrase
+    _LOADED.pop((str(settings.data.resolve()), passphrase), None)
     try:
         if settings.instance is None:
             try:
