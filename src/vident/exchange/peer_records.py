@@ -24,6 +24,8 @@ HASH_BYTES = {"md5": 16, "sha1": 20, "sha256": 32, "pdq": 32}
 BATCH = 1000
 #: Alerts one record carries at most.
 MAX_ALERTS = 64
+#: Frame hashes (PDQ of the sampled frames, vPDQ) one video record carries at most.
+MAX_FRAMES = 1024
 
 InstanceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -94,6 +96,8 @@ class PeerRecord(_Strict):
     deleted: bool = False
     hashes: dict[str, str] = Field(default_factory=dict, max_length=len(HASH_BYTES))
     facts: Facts = Field(default_factory=Facts)
+    #: A video's frame hashes (PDQ, hex): compared as a bag, vPDQ-style.
+    frames: list[Hex64] = Field(default_factory=list, max_length=MAX_FRAMES)
     #: Set on the record of an alert hit (then ``hashes`` and ``facts`` are empty).
     hit: HitFacts | None = None
 

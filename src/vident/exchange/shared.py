@@ -34,6 +34,7 @@ from vident.exchange.peer_records import (
     HASH_BYTES,
     LEVELS,
     MAX_ALERTS,
+    MAX_FRAMES,
     AlertFacts,
     Facts,
     HitFacts,
@@ -42,6 +43,8 @@ from vident.exchange.peer_records import (
     widest,
 )
 from vident.match.identified import identified_victims
+from vident.match.video_sets import FRAME_KIND
+from vident.match.vpdq import MIN_QUALITY as VPDQ_MIN_QUALITY
 from vident.store.models import Case, HashSet, HashSetEntry, HashSetHash, Media, Occurrence, Signal
 from vident.store.models import Source as SourceRow
 from vident.store.models_cases import CaseOwner, CategoryVote, Series, SeriesMedia
@@ -224,6 +227,7 @@ def _local_records(session: Session, me: str) -> dict[bytes, tuple[str, dict[str
         ):
             if len(value) == HASH_BYTES[kind]:
                 hashes[media_id][kind] = bytes(value).hex()
+        frames = video_frames(session, part)
         votes: dict[int, tuple[str, str]] = {}
         for media_id, scheme, category in session.execute(
             select(CategoryVote.media_id, CategoryVote.scheme, CategoryVote.category)
@@ -240,7 +244,12 @@ def _local_records(session: Session, me: str) -> dict[bytes, tuple[str, dict[str
             facts = _facts(item, victims, agencies, votes.get(media_id))
             facts.update(media_type=media_type, size=size)
             facts["alerts"] = [f for _, f in alerted.get(media_id, [])][:MAX_ALERTS]
-            payload = {"hashes": item_hashes, "facts": Facts(**facts).model_dump()}
+            payload: dict[str, Any] = {
+                "hashes": item_hashes,
+                "facts": Facts(**facts).model_dump(),
+            }
+            if frames.get(media_id):
+                payload["frames"] = frames[media_id]
             found[bytes(sha256)] = (item.level, payload)
     for level, alert, kind, value in watched:
         key = hashlib.sha256(f"alert:{alert['ref']}:{kind}:{value.hex()}".encode()).digest()
@@ -273,6 +282,23 @@ def _facts(
     if vote is not None:
         facts["category_scheme"], facts["category"] = vote
     return facts
+
+
+def video_frames(session: Session, media_ids: Seq[int]) -> dict[int, list[str]]:
+    """The frame hashes of the videos among ``media_ids`` (usable quality, each once)."""
+    found: dict[int, list[str]] = {}
+    for media_id, value, quality in session.execute(
+        select(Signal.media_id, Signal.value, Signal.quality)
+        .where(Signal.media_id.in_(media_ids), Signal.kind == "pdq", Signal.frame > 0)
+        .order_by(Signal.media_id, Signal.frame)
+    ):
+        if quality is not None and quality < VPDQ_MIN_QUALITY:
+            continue
+        held = found.setdefault(media_id, [])
+        digits = bytes(value).hex()
+        if digits not in held and len(held) < MAX_FRAMES:
+            held.append(digits)
+    return found
 
 
 def publish_local(session: Session, me: str) -> PublishSummary:
@@ -342,6 +368,11 @@ def _add_hashes(session: Session, rows: Seq[SharedRecord]) -> None:
         for row in rows
         for kind, value in row.payload.get("hashes", {}).items()
     ]
+    values.extend(
+        (row.id, FRAME_KIND, bytes.fromhex(value))
+        for row in rows
+        for value in row.payload.get("frames", [])
+    )
     # The driver's own executemany: per-row ORM parameter handling cost more than the insert.
     insert_tuples(session, _SHARED_HASHES, ("record_id", "kind", "value"), values)
 
@@ -366,6 +397,7 @@ def as_record(row: SharedRecord, *, withdrawn: bool = False) -> PeerRecord:
         level=row.level,  # type: ignore[arg-type]
         hashes=row.payload.get("hashes", {}),
         facts=Facts(**row.payload.get("facts", {})),
+        frames=row.payload.get("frames", []),
         hit=HitFacts(**row.payload["hit"]) if "hit" in row.payload else None,
     )
 
@@ -472,6 +504,8 @@ def apply_records(
         payload: dict[str, Any] = {"hashes": record.hashes, "facts": record.facts.model_dump()}
         if record.hit is not None:
             payload["hit"] = record.hit.model_dump(mode="json")
+        if record.frames:
+            payload["frames"] = list(record.frames)
         held_row = held.get((record.origin, key))
         if held_row is None:
             if record.deleted:  # a withdrawal of something never held here
@@ -597,9 +631,12 @@ def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -
                         HashSetEntry.hashset_id == set_id, HashSetEntry.entry_key.in_(part)
                     )
                 ):
+                    record = fresh[bytes(key)]
                     made.extend(
-                        (entry_id, kind, value)
-                        for kind, value in fresh[bytes(key)].hash_bytes().items()
+                        (entry_id, kind, value) for kind, value in record.hash_bytes().items()
+                    )
+                    made.extend(
+                        (entry_id, FRAME_KIND, bytes.fromhex(frame)) for frame in record.frames
                     )
             insert_tuples(session, _HASHSET_HASHES, ("entry_id", "kind", "value"), made)
     session.flush()

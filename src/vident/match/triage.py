@@ -294,6 +294,30 @@ def link_reasons(
     ][:limit]
 
 
+def known_video_reasons(linker: Linker, probe: Probe) -> list[Reason]:
+    """Videos of hash sets (records from other instances) that the probe's frames match."""
+    from vident.match.video_sets import known_videos
+
+    frames = [values[0] for frame, values in probe.pdq if frame > 0]
+    return [
+        Reason(
+            "vpdq",
+            0,
+            hashset=known.hashset,
+            category=known.category,
+            series=known.series,
+            score=max(known.query_matched, known.candidate_matched),
+            detail={
+                "query_matched": round(known.query_matched, 3),
+                "candidate_matched": round(known.candidate_matched, 3),
+                "matched": True,
+            },
+            identified=known.identified,
+        )
+        for known in known_videos(linker.session, frames, linker.settings.pdq_threshold)
+    ]
+
+
 def link_verdict(
     linker: Linker, probe: Probe, before_source: int | None
 ) -> tuple[Verdict, list[Reason]] | None:
@@ -306,8 +330,10 @@ def link_verdict(
     from vident.match.connect import related
 
     reasons = link_reasons(linker.session, near_links(linker, probe), before_source)
+    if probe.is_video:
+        reasons = known_video_reasons(linker, probe) + reasons
     if reasons:
-        return Verdict.NEAR, reasons
+        return Verdict.NEAR, reasons[:MAX_REASONS]
     reasons = link_reasons(linker.session, related(linker, probe), before_source)
     if reasons:
         return Verdict.RELATED, reasons

@@ -17,7 +17,13 @@ from pydantic import Field, StringConstraints
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vident.exchange.peer_records import HASH_BYTES, PeerRecord, RecordBatch, reaches
+from vident.exchange.peer_records import (
+    HASH_BYTES,
+    MAX_FRAMES,
+    PeerRecord,
+    RecordBatch,
+    reaches,
+)
 from vident.exchange.private_match import ANSWERER, PrivateMatchError, psi_item
 from vident.exchange.shared import (
     ApplySummary,
@@ -26,6 +32,8 @@ from vident.exchange.shared import (
     changes_for,
 )
 from vident.index.binary import FaissBinaryIndex
+from vident.match.video_sets import FRAME_KIND
+from vident.match.vpdq import compare
 from vident.service.alerts import scan_alerts
 from vident.service.audit import record_in, require
 from vident.service.context import Context, Role
@@ -40,6 +48,8 @@ from vident.store.upsert import chunked
 PEERS = frozenset({Role.PEER})
 #: Hashes one match query may hold.
 MAX_QUERY = 10_000
+#: Videos one match query may hold (each up to MAX_FRAMES frame hashes).
+MAX_VIDEOS = 100
 
 
 class ApplyOut(Model):
@@ -108,19 +118,31 @@ class QueryHash(Model):
     value: HexHash
 
 
+class VideoQuery(Model):
+    """One video of a seizure: the PDQ hashes of its sampled frames, compared as a bag."""
+
+    frames: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        min_length=1, max_length=MAX_FRAMES
+    )
+
+
 class MatchQuery(Model):
-    """Hashes of a seizure; exact kinds match exactly, PDQ within ``radius``."""
+    """Hashes of a seizure; exact kinds match exactly, PDQ within ``radius``, videos by vPDQ
+    (at least 80% of the frames of one found in the other)."""
 
     hashes: list[QueryHash] = Field(max_length=MAX_QUERY)
+    videos: list[VideoQuery] = Field(default_factory=list, max_length=MAX_VIDEOS)
     radius: int = Field(default=31, ge=0, le=63)
 
 
 class MatchHit(Model):
-    #: Index of the matched hash in the query.
+    #: Index of the matched hash in the query (of the video, for kind ``vpdq``).
     query: int
     kind: str
     distance: int
     record: PeerRecord
+    #: For a video: the larger share of frames of one video found in the other.
+    score: float | None = None
 
 
 class MatchAnswer(Model):
@@ -135,16 +157,30 @@ def answer_match(ctx: Context, query: MatchQuery) -> MatchAnswer:
     with ctx.store.session() as session:
         peer = calling_peer(ctx, session, "exchange.match")
         publish_if_changed(ctx, session)
-        found = _exact(session, query) + _near(session, query, ctx.settings.database_url)
-        rows = _live_records(session, {record_id for _, _, _, record_id in found})
+        url = ctx.settings.database_url
+        found: list[tuple[int, str, int, int, float | None]] = [
+            (*hit, None) for hit in _exact(session, query) + _near(session, query, url)
+        ]
+        found += _videos(session, query, url)
+        rows = _live_records(session, {hit[3] for hit in found})
         matches = [
-            MatchHit(query=number, kind=kind, distance=distance, record=as_record(rows[record_id]))
-            for number, kind, distance, record_id in found
+            MatchHit(
+                query=number,
+                kind=kind,
+                distance=distance,
+                record=as_record(rows[record_id]),
+                score=score,
+            )
+            for number, kind, distance, record_id, score in found
             if record_id in rows
             and reaches(rows[record_id].level, peer.reach)
             and rows[record_id].origin != peer.name
         ]
-        detail = {"hashes": len(query.hashes), "matches": len(matches)}
+        detail = {
+            "hashes": len(query.hashes),
+            "videos": len(query.videos),
+            "matches": len(matches),
+        }
         record_in(session, ctx, "exchange.match", peer.name, "ok", detail)
     return MatchAnswer(matches=matches)
 
@@ -222,7 +258,7 @@ def _near(session: Session, query: MatchQuery, store_url: str) -> list[tuple[int
     numbers = [n for n, item in enumerate(query.hashes) if item.kind == "pdq"]
     if not numbers:
         return []
-    index = _pdq_index(session, store_url)
+    index = _binary_index(session, store_url, "pdq")
     if len(index) == 0:
         return []
     codes = np.frombuffer(
@@ -234,23 +270,55 @@ def _near(session: Session, query: MatchQuery, store_url: str) -> list[tuple[int
     ]
 
 
-_INDEX_CACHE: dict[str, tuple[int, FaissBinaryIndex]] = {}
+def _videos(
+    session: Session, query: MatchQuery, store_url: str
+) -> list[tuple[int, str, int, int, float | None]]:
+    """Shared videos matching each queried video by vPDQ: candidates are the records holding
+    a frame within the radius of one of its frames; each is compared as a whole bag."""
+    if not query.videos:
+        return []
+    index = _binary_index(session, store_url, FRAME_KIND)
+    if len(index) == 0:
+        return []
+    found: list[tuple[int, str, int, int, float | None]] = []
+    for number, video in enumerate(query.videos):
+        frames = [bytes.fromhex(f) for f in video.frames]
+        codes = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1)
+        candidates = sorted({hit.ref for hit in index.search_radius(codes, query.radius)})
+        stored: dict[int, list[bytes]] = {}
+        for part in chunked(candidates):
+            for record_id, value in session.execute(
+                select(SharedHash.record_id, SharedHash.value).where(
+                    SharedHash.record_id.in_(part), SharedHash.kind == FRAME_KIND
+                )
+            ):
+                stored.setdefault(record_id, []).append(bytes(value))
+        for record_id, held in stored.items():
+            match = compare(frames, held, distance=query.radius)
+            if match.matched:
+                share = max(match.query_matched, match.candidate_matched)
+                found.append((number, FRAME_KIND, round(100 * (1 - share)), record_id, share))
+    return found
 
 
-def _pdq_index(session: Session, key: str) -> FaissBinaryIndex:
-    """The PDQ hashes of the shared list in an exact radius index, kept while it is current."""
+_INDEX_CACHE: dict[tuple[str, str], tuple[int, FaissBinaryIndex]] = {}
+
+
+def _binary_index(session: Session, store_url: str, kind: str) -> FaissBinaryIndex:
+    """The shared list's hashes of ``kind`` (PDQ, or video frames) in an exact radius index,
+    kept while the list is unchanged."""
     top = session.scalar(select(SharedRecord.seq).order_by(SharedRecord.seq.desc()).limit(1)) or 0
-    held = _INDEX_CACHE.get(key)
+    held = _INDEX_CACHE.get((store_url, kind))
     if held is not None and held[0] == top:
         return held[1]
     index = FaissBinaryIndex()
     rows = session.execute(
-        select(SharedHash.value, SharedHash.record_id).where(SharedHash.kind == "pdq")
+        select(SharedHash.value, SharedHash.record_id).where(SharedHash.kind == kind)
     ).all()
     if rows:
         codes = np.frombuffer(b"".join(bytes(v) for v, _ in rows), dtype=np.uint8)
         index.add(codes.reshape(len(rows), -1), np.array([r for _, r in rows], dtype=np.int64))
-    _INDEX_CACHE[key] = (top, index)
+    _INDEX_CACHE[(store_url, kind)] = (top, index)
     return index
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from vident.exchange.peer_records import BATCH, PeerRecord, RecordBatch
 from vident.exchange.private_match import PrivateQuery, psi_item
-from vident.exchange.shared import apply_records, changes_for
+from vident.exchange.shared import apply_records, changes_for, video_frames
 from vident.security.sealing import BundleError, bundle_sender, open_bundle, seal
 from vident.service.alerts import scan_alerts
 from vident.service.audit import record
@@ -37,6 +37,7 @@ from vident.service.context import Context
 from vident.service.errors import Conflict, Invalid, NotFound, ServiceError
 from vident.service.exchange_serve import (
     MAX_QUERY,
+    MAX_VIDEOS,
     ApplyOut,
     MatchAnswer,
     PrivateAnswerOut,
@@ -253,13 +254,17 @@ class RemoteMatchOut(Model):
     private: bool
     hashes: int
     revealed: int
+    #: Videos sent as bags of frame hashes (vPDQ); none in private mode.
+    videos: int = 0
     matches: int
     records: ApplyOut
 
 
-def _source_hashes(ctx: Context, source: str) -> list[tuple[str, bytes]]:
-    """(kind, value) of every exchanged hash of the media of ``source`` (scope-checked)."""
+def _source_hashes(ctx: Context, source: str) -> tuple[list[tuple[str, bytes]], list[list[str]]]:
+    """(kind, value) of every exchanged hash of the media of ``source`` (scope-checked), and
+    the frame hashes of each of its videos."""
     found: dict[tuple[str, bytes], None] = {}
+    videos: list[list[str]] = []
     with ctx.store.reader() as session:
         row = check_source(ctx, session, find_source(session, source))
         media_ids = sorted(
@@ -280,7 +285,8 @@ def _source_hashes(ctx: Context, source: str) -> list[tuple[str, bytes]]:
                 )
             ):
                 found[(kind, bytes(value))] = None
-    return list(found)
+            videos.extend(video_frames(session, part).values())
+    return list(found), videos
 
 
 @use_case("peer.match", WORK_ON_MEDIA)
@@ -289,18 +295,26 @@ def match_source(ctx: Context, source: str, peer: str, *, private: bool = False)
 
     ``private``: exact hashes only, through private set intersection first, so the peer sees
     in the clear only the hashes it holds (PDQ is not sent: near matching stays plain)."""
-    hashes = _source_hashes(ctx, source)
+    hashes, videos = _source_hashes(ctx, source)
     caller = _caller(ctx, peer_named(ctx, peer))
     asked = hashes
-    if private:
+    if private:  # neither PDQ nor video frames: near matching stays plain
         asked = [(kind, value) for kind, value in hashes if kind != "pdq"]
         hashes = _private_matches(caller, asked)
+        videos = []
     me = load_identity(ctx).name
     matches = 0
     total = _NOTHING
-    for start in range(0, len(hashes), MAX_QUERY):
-        part = [{"kind": k, "value": v.hex()} for k, v in hashes[start : start + MAX_QUERY]]
-        answer = caller.call("POST", "/exchange/match", {"hashes": part})
+    queries: list[dict[str, object]] = [
+        {"hashes": [{"kind": k, "value": v.hex()} for k, v in hashes[i : i + MAX_QUERY]]}
+        for i in range(0, len(hashes), MAX_QUERY)
+    ]
+    queries += [
+        {"hashes": [], "videos": [{"frames": f} for f in videos[i : i + MAX_VIDEOS]]}
+        for i in range(0, len(videos), MAX_VIDEOS)
+    ]
+    for message in queries:
+        answer = caller.call("POST", "/exchange/match", message)
         try:
             found = MatchAnswer.model_validate(answer)
         except ValidationError as exc:
@@ -321,6 +335,7 @@ def match_source(ctx: Context, source: str, peer: str, *, private: bool = False)
         private=private,
         hashes=len(asked),
         revealed=len(hashes),
+        videos=len(videos),
         matches=matches,
         records=total,
     )
