@@ -24,6 +24,7 @@ from vident.exchange.private_match import PrivateQuery, psi_item
 from vident.security.identity import Identity
 from vident.security.signing import NONCE, SIGNATURE, sign_request, verify_response
 from vident.service.agencies import add_agency
+from vident.service.audit import list_events
 from vident.service.cases import add_case
 from vident.service.context import local_operator, open_context
 from vident.service.peers import add_peer, load_identity
@@ -40,6 +41,7 @@ class Hub:
     me: Identity
     hub_key: bytes
     shas: list[str]
+    data: Path
 
     def call(self, method: str, route: str, payload: object | None = None) -> tuple[int, object]:
         """A signed request as peer ``country-nl``; the answer's signature is checked."""
@@ -79,7 +81,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     with TestClient(api, base_url="http://127.0.0.1") as client:
         client.event_hooks = {"request": [record_route(api)], "response": []}
         digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in shas]
-        yield Hub(client, me, hub_key, digests)
+        yield Hub(client, me, hub_key, digests, settings.data)
     api.state.vident.store.dispose()
 
 
@@ -124,9 +126,26 @@ def test_a_peer_pulls_pushes_and_matches(hub: Hub) -> None:
 
 def test_unsigned_foreign_and_eager_callers_are_refused(hub: Hub, tmp_path: Path) -> None:
     assert hub.client.get(f"{API}/exchange/changes").status_code == 401
-    stranger = Hub(hub.client, Identity.create(tmp_path / "x", "country-nl"), hub.hub_key, [])
+    stranger = Hub(
+        hub.client, Identity.create(tmp_path / "x", "country-nl"), hub.hub_key, [], hub.data
+    )
     assert stranger.call("POST", "/exchange/match", {"hashes": []})[0] == 401
     status, problem = hub.call("POST", "/exchange/private-match", {"request": "bm90IHBzaQ=="})
     assert status == 422 and isinstance(problem, dict)
     statuses = [hub.call("GET", "/exchange/changes?since=0&limit=1")[0] for _ in range(9)]
     assert statuses.count(429) >= 1 and statuses[0] == 200
+
+
+def test_an_address_that_keeps_failing_is_turned_away_unaudited(hub: Hub) -> None:
+    """Forged requests cost a signature check and an audit event each: after 20 refusals a
+    minute the address gets 429 before either, so a flood cannot fill the trail."""
+    statuses = [hub.client.get(f"{API}/exchange/changes").status_code for _ in range(25)]
+    assert statuses[:20] == [401] * 20
+    assert set(statuses[20:]) == {429}
+    settings = Settings(data=hub.data)
+    ctx = open_context(settings, local_operator(settings))
+    try:
+        refused = list_events(ctx, action="peer.refused").events
+    finally:
+        ctx.close()
+    assert len(refused) == 20

@@ -21,12 +21,29 @@ class PeerLimits:
         self._lock = threading.Lock()
 
     def allow(self, peer: str, per_minute: int) -> bool:
+        """Count a call of ``peer``; False (not counted) when it made ``per_minute`` already."""
         now = self._clock()
         with self._lock:
-            calls = self._calls.setdefault(peer, deque())
-            while calls and calls[0] <= now - 60.0:
-                calls.popleft()
+            calls = self._recent(peer, now)
             if len(calls) >= per_minute:
                 return False
             calls.append(now)
             return True
+
+    def exceeded(self, key: str, per_minute: int) -> bool:
+        """Whether ``key`` was counted ``per_minute`` times in the last minute (no count)."""
+        now = self._clock()
+        with self._lock:
+            return len(self._recent(key, now)) >= per_minute
+
+    def note(self, key: str) -> None:
+        """Count one event of ``key`` (a refused request from an address)."""
+        now = self._clock()
+        with self._lock:
+            self._recent(key, now).append(now)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        calls = self._calls.setdefault(key, deque())
+        while calls and calls[0] <= now - 60.0:
+            calls.popleft()
+        return calls

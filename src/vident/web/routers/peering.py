@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from vident.exchange.peer_records import BATCH, RecordBatch
 from vident.security.signing import NONCE, SIGNATURE, sign_response
 from vident.service.context import Context, Principal
-from vident.service.errors import Invalid, TooManyRequests
+from vident.service.errors import Invalid, TooManyRequests, Unauthenticated
 from vident.service.exchange_serve import (
     MatchQuery,
     PrivateQueryIn,
@@ -50,6 +50,8 @@ peer_router = APIRouter(tags=["exchange between instances"])
 router = APIRouter(tags=["peers"])
 #: The largest body a peer may send (a batch of 1,000 records or 10,000 query hashes).
 MAX_BODY = 16 * 1024 * 1024
+#: Refused (unsigned, forged, replayed) requests one address may make a minute.
+REFUSALS_PER_MINUTE = 20
 
 
 async def _peer_context(
@@ -59,9 +61,19 @@ async def _peer_context(
     if len(body) > MAX_BODY:
         raise Invalid(f"a peer message holds at most {MAX_BODY} bytes")
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    principal: Principal = authenticate_peer(
-        anonymous, request.headers, request.method, path, body, remote_of(request)
-    )
+    remote = remote_of(request)
+    refusals = f"refused:{remote}"
+    # An address whose requests keep failing is turned away before its signature is even
+    # checked, so a flood of forged requests can neither burn CPU nor fill the audit trail.
+    if state.peer_limits.exceeded(refusals, REFUSALS_PER_MINUTE):
+        raise TooManyRequests("too many refused requests from this address: wait a minute")
+    try:
+        principal: Principal = authenticate_peer(
+            anonymous, request.headers, request.method, path, body, remote
+        )
+    except Unauthenticated:
+        state.peer_limits.note(refusals)
+        raise
     if not state.peer_limits.allow(principal.name, state.settings.peer_requests_per_minute):
         raise TooManyRequests(f"{principal.name} asked too often: wait a minute")
     return Context(
