@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from vident.service.alerts import (
@@ -21,6 +21,8 @@ from vident.service.alerts import (
 from vident.web.deps import ContextDep
 
 router = APIRouter(tags=["alerts"])
+#: A row id in a path: a larger number is refused (422) before it reaches the store.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class AlertIn(BaseModel):
@@ -47,7 +49,7 @@ def post_alert(ctx: ContextDep, body: AlertIn) -> AlertOut:
 
 
 @router.delete("/alerts/{alert_id}", response_model=AlertOut)
-def delete_alert(ctx: ContextDep, alert_id: int) -> AlertOut:
+def delete_alert(ctx: ContextDep, alert_id: RowId) -> AlertOut:
     """Stop an alert; peers learn it at the next exchange."""
     return remove_alert(ctx, alert_id)
 
@@ -62,6 +64,6 @@ def get_alert_hits(
 
 
 @router.post("/alerts/hits/{hit_id}/seen", response_model=AlertHitOut)
-def post_hit_seen(ctx: ContextDep, hit_id: int) -> AlertHitOut:
+def post_hit_seen(ctx: ContextDep, hit_id: RowId) -> AlertHitOut:
     """Acknowledge a hit of one of the caller's agency's alerts."""
     return mark_hit_seen(ctx, hit_id)

@@ -99,7 +99,9 @@ def _signed(ctx: Context, request: Request, answer: BaseModel) -> Response:
 def get_changes(
     ctx: PeerContextDep,
     request: Request,
-    since: Annotated[int, Query(ge=0, description="The last sequence number applied.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The last sequence number applied.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=BATCH, description="Records at most.")] = BATCH,
 ) -> Response:
     """The records changed since ``since`` that the calling peer may have (pull)."""
