@@ -40,9 +40,10 @@ BUNDLE_NONCE = "bundle:"
 
 
 class IdentityMissing(ServiceError):
-    """The data directory has no identity (made before peers existed, or its file is lost)."""
+    """The data directory has no identity (made before peers existed, or its file is lost):
+    a state the administrator fixes with ``vident init``, not a failure of the server."""
 
-    status = 500
+    status = 409
     title = "identity missing"
 
 
@@ -268,7 +269,12 @@ def authenticate_peer(
     The signature is checked before the nonce is stored, so nobody without a peer's key can
     fill the table; a nonce seen before is a replay.
     """
-    me = load_identity(ctx).name
+    try:
+        me = load_identity(ctx).name
+    except IdentityMissing:
+        raise Unauthenticated(
+            "peer request refused: this instance has no identity yet (vident init)"
+        ) from None
     claimed = str(headers.get(PEER) or headers.get(PEER.lower()) or "")[:64] or None
     with ctx.store.reader() as session:
         keys = {
