@@ -571,3 +571,63 @@ def test_alert_hits_once_per_agency_and_travel_only_to_the_owner(inst: Instance)
     assert hits_to("country-c") == []
     assert hits_to("hub-1") == []
     assert [r.key for r in hits_to("hub-1", hub=True)] == [r.key for r in to_owner]
+
+
+def test_hashes_that_change_at_the_origin_are_rewritten_everywhere(inst: Instance) -> None:
+    """A hash that appears later (a signal computed after the first exchange) reaches the
+    shared list and the receiver's ``peer:<origin>`` set, so matching finds it there too."""
+    sha, pdq = "ab" * 32, "cd" * 32
+
+    def record(revision: int, hashes: dict[str, str]) -> PeerRecord:
+        return PeerRecord(
+            origin="country-b", key=sha, revision=revision, level="international", hashes=hashes
+        )
+
+    def held(session_kind: str) -> tuple[set[str], set[str]]:
+        with inst.op.store.reader() as session:
+            shared = {k for (k,) in session.execute(select(SharedHash.kind)) if k == session_kind}
+            in_set = {
+                k
+                for (k,) in session.execute(
+                    select(HashSetHash.kind)
+                    .join(HashSetEntry, HashSetEntry.id == HashSetHash.entry_id)
+                    .join(HashSet, HashSet.id == HashSetEntry.hashset_id)
+                    .where(HashSet.name == "peer:country-b")
+                )
+                if k == session_kind
+            }
+        return shared, in_set
+
+    with inst.op.store.session() as session:
+        apply_records(session, "hub", [record(1, {"sha256": sha})], ME)
+    assert held("pdq") == (set(), set())
+    with inst.op.store.session() as session:
+        summary = apply_records(session, "hub", [record(2, {"sha256": sha, "pdq": pdq})], ME)
+    assert summary.changed == 1
+    assert held("pdq") == ({"pdq"}, {"pdq"})
+    with inst.op.store.reader() as session:
+        assert session.scalar(select(func.count(HashSetHash.id))) == 2  # no stale copies
+
+    # The same for this instance's own material: a PDQ computed after the first publish.
+    folder, shas = inst.pictures("later", [41])
+    ingest_source(inst.met, folder, "LATER", case="later-op", workers=1, signals=("pdq",))
+    update_case(inst.met, "later-op", sharing="international")
+    _publish(inst.op)
+    later = b"\1" * 32
+    with inst.op.store.session() as session:
+        media = session.scalar(select(Media.id).where(Media.sha256 == bytes.fromhex(shas[0])))
+        recomputed = update(Signal).where(Signal.media_id == media, Signal.kind == "pdq")
+        session.execute(recomputed.values(value=later))
+        assert publish_local(session, ME).changed == 1
+    with inst.op.store.reader() as session:
+        record_id = session.scalar(
+            select(SharedRecord.id).where(SharedRecord.key == bytes.fromhex(shas[0]))
+        )
+        values = set(
+            session.scalars(
+                select(SharedHash.value).where(
+                    SharedHash.record_id == record_id, SharedHash.kind == "pdq"
+                )
+            )
+        )
+    assert values == {later}

@@ -232,18 +232,5 @@ def _send(
         f"hit:{row.alert_ref}:{row.hit_agency}:{row.kind}:{row.value.hex()}".encode()
     ).digest()
     seq = next_seq.next()
-    session.add(
-        SharedRecord(
-            seq=seq,
-            origin=me,
-            key=key,
-            level=level,
-            widest=level,
-            revision=seq,
-            deleted=False,
-            alerted=False,
-            payload={"hashes": {}, "facts": {}, "hit": hit.model_dump(mode="json")},
-            received_from=None,
-            updated_at=row.at,
-        )
-    )
+    payload = {"hashes": {}, "facts": {}, "hit": hit.model_dump(mode="json")}
+    session.add(SharedRecord.live(seq, me, key, level, seq, payload, None, row.at))

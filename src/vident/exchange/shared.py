@@ -313,23 +313,12 @@ def publish_local(session: Session, me: str) -> PublishSummary:
     sequence = Sequence(session)
     now = datetime.now(UTC)
     fresh: list[SharedRecord] = []
+    rehashed: list[SharedRecord] = []
     for key, (level, payload) in current.items():
         row = held.get(key)
         if row is None:
             seq = sequence.next()
-            row = SharedRecord(
-                seq=seq,
-                origin=me,
-                key=key,
-                level=level,
-                widest=level,
-                revision=seq,
-                deleted=False,
-                alerted=_alerted(payload),
-                payload=payload,
-                received_from=None,
-                updated_at=now,
-            )
+            row = SharedRecord.live(seq, me, key, level, seq, payload, None, now)
             session.add(row)
             fresh.append(row)
             summary.added += 1
@@ -337,9 +326,11 @@ def publish_local(session: Session, me: str) -> PublishSummary:
             seq = sequence.next()
             if row.deleted:
                 fresh.append(row)
+            elif _hashed(row.payload) != _hashed(payload):  # a signal computed later
+                rehashed.append(row)
             row.seq, row.revision, row.level, row.deleted = seq, seq, level, False
             row.widest, row.payload, row.updated_at = widest(row.widest, level), payload, now
-            row.alerted = _alerted(payload)
+            row.alerted = SharedRecord.watched(payload)
             summary.changed += 1
     gone = [row for key, row in held.items() if key not in current and not row.deleted]
     for row in gone:
@@ -347,14 +338,15 @@ def publish_local(session: Session, me: str) -> PublishSummary:
         row.seq, row.revision, row.deleted, row.updated_at = seq, seq, True, now
         summary.withdrawn += 1
     session.flush()
-    _drop_hashes(session, [row.id for row in gone])
-    _add_hashes(session, fresh)
+    _drop_hashes(session, [row.id for row in [*gone, *rehashed]])
+    _add_hashes(session, [*fresh, *rehashed])
     sequence.save()
     return summary
 
 
-def _alerted(payload: dict[str, Any]) -> bool:
-    return bool(payload.get("facts", {}).get("alerts"))
+def _hashed(payload: dict[str, Any]) -> tuple[object, ...]:
+    """What of a payload ``shared_hash`` and the hash sets hold: its hashes and frames."""
+    return (sorted(payload.get("hashes", {}).items()), payload.get("frames", []))
 
 
 def _drop_hashes(session: Session, record_ids: list[int]) -> None:
@@ -511,19 +503,15 @@ def apply_records(
             if record.deleted:  # a withdrawal of something never held here
                 summary.unchanged += 1
                 continue
-            seq = sequence.next()
-            fresh = SharedRecord(
-                seq=seq,
-                origin=record.origin,
-                key=key,
-                level=record.level,
-                widest=record.level,
-                revision=record.revision,
-                deleted=False,
-                alerted=_alerted(payload),
-                payload=payload,
-                received_from=sender,
-                updated_at=now,
+            fresh = SharedRecord.live(
+                sequence.next(),
+                record.origin,
+                key,
+                record.level,
+                record.revision,
+                payload,
+                sender,
+                now,
             )
             session.add(fresh)
             taken.append((record, fresh, True))
@@ -533,23 +521,30 @@ def apply_records(
             summary.unchanged += 1
             continue
         was_live = not held_row.deleted
+        # Hashes to (re)write: the record comes back to life, or its hashes changed there.
+        rehash = not was_live or _hashed(held_row.payload) != _hashed(payload)
         held_row.seq, held_row.revision = sequence.next(), record.revision
         held_row.level, held_row.deleted = record.level, record.deleted
         held_row.widest = widest(held_row.widest, record.level)
         held_row.received_from, held_row.updated_at = sender, now
         if not record.deleted:
-            held_row.payload, held_row.alerted = payload, _alerted(payload)
-        taken.append((record, held_row, not was_live))
+            held_row.payload, held_row.alerted = payload, SharedRecord.watched(payload)
+        taken.append((record, held_row, rehash))
         if record.deleted:
             summary.withdrawn += was_live
             summary.unchanged += not was_live
         else:
             summary.changed += 1
     session.flush()
-    _drop_hashes(session, [row.id for record, row, _ in taken if record.deleted])
-    _add_hashes(session, [row for record, row, new in taken if new and not record.deleted])
+    _drop_hashes(session, [row.id for record, row, rehash in taken if record.deleted or rehash])
+    _add_hashes(session, [row for record, row, rehash in taken if rehash and not record.deleted])
     sequence.save()
-    _write_peer_sets(session, sender, [record for record, _, _ in taken if record.hit is None])
+    _write_peer_sets(
+        session,
+        sender,
+        [record for record, _, _ in taken if record.hit is None],
+        {_entry_key(record) for record, _, rehash in taken if rehash},
+    )
     for record, _, _ in taken:
         # An alert hit addressed here is a notification; one for another owner is relayed.
         if record.hit is not None and not record.deleted and record.hit.to == me:
@@ -589,22 +584,15 @@ def _peer_set(session: Session, origin: str, sender: str) -> int:
     return row.id
 
 
-def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -> None:
-    """Mirror ``records`` into the ``peer:<origin>`` hash sets that triage reads."""
+def _write_peer_sets(
+    session: Session, sender: str, records: list[PeerRecord], rehash: set[bytes]
+) -> None:
+    """Mirror ``records`` into the ``peer:<origin>`` hash sets that triage reads; the hashes
+    of entries whose key is in ``rehash`` (their hashes changed at the origin) are rewritten."""
     for origin in sorted({r.origin for r in records}):
         set_id = _peer_set(session, origin, sender)
-        mine = [r for r in records if r.origin == origin]
-        keys = {_entry_key(r): r for r in mine}
-        existing: dict[bytes, int] = {}
-        for part in chunked(sorted(keys)):
-            existing.update(
-                (bytes(k), i)
-                for k, i in session.execute(
-                    select(HashSetEntry.entry_key, HashSetEntry.id).where(
-                        HashSetEntry.hashset_id == set_id, HashSetEntry.entry_key.in_(part)
-                    )
-                )
-            )
+        keys = {_entry_key(r): r for r in records if r.origin == origin}
+        existing = _entry_ids(session, set_id, keys)
         gone = [existing[k] for k, r in keys.items() if r.deleted and k in existing]
         for part in chunked(gone):
             session.execute(delete(HashSetHash).where(HashSetHash.entry_id.in_(part)))
@@ -615,6 +603,9 @@ def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -
         ]
         if changed:
             session.execute(update(HashSetEntry), changed)
+        stale = [existing[k] for k in live if k in existing and k in rehash]
+        for part in chunked(stale):
+            session.execute(delete(HashSetHash).where(HashSetHash.entry_id.in_(part)))
         fresh = {k: r for k, r in live.items() if k not in existing}
         if fresh:
             session.execute(
@@ -624,22 +615,29 @@ def _write_peer_sets(session: Session, sender: str, records: list[PeerRecord]) -
                     for k, r in fresh.items()
                 ],
             )
-            made: list[tuple[int, str, bytes]] = []
-            for part in chunked(sorted(fresh)):
-                for key, entry_id in session.execute(
-                    select(HashSetEntry.entry_key, HashSetEntry.id).where(
-                        HashSetEntry.hashset_id == set_id, HashSetEntry.entry_key.in_(part)
-                    )
-                ):
-                    record = fresh[bytes(key)]
-                    made.extend(
-                        (entry_id, kind, value) for kind, value in record.hash_bytes().items()
-                    )
-                    made.extend(
-                        (entry_id, FRAME_KIND, bytes.fromhex(frame)) for frame in record.frames
-                    )
-            insert_tuples(session, _HASHSET_HASHES, ("entry_id", "kind", "value"), made)
+        hashed = {k: r for k, r in live.items() if k in fresh or k in rehash}
+        made: list[tuple[int, str, bytes]] = []
+        for key, entry_id in _entry_ids(session, set_id, hashed).items():
+            record = hashed[key]
+            made.extend((entry_id, kind, value) for kind, value in record.hash_bytes().items())
+            made.extend((entry_id, FRAME_KIND, bytes.fromhex(f)) for f in record.frames)
+        insert_tuples(session, _HASHSET_HASHES, ("entry_id", "kind", "value"), made)
     session.flush()
+
+
+def _entry_ids(session: Session, set_id: int, keys: Iterable[bytes]) -> dict[bytes, int]:
+    """The entry ids of hash set ``set_id`` under ``keys`` (those it holds)."""
+    found: dict[bytes, int] = {}
+    for part in chunked(sorted(keys)):
+        found.update(
+            (bytes(k), i)
+            for k, i in session.execute(
+                select(HashSetEntry.entry_key, HashSetEntry.id).where(
+                    HashSetEntry.hashset_id == set_id, HashSetEntry.entry_key.in_(part)
+                )
+            )
+        )
+    return found
 
 
 def _entry_columns(record: PeerRecord) -> dict[str, Any]:

@@ -100,6 +100,38 @@ class SharedRecord(Base):
     received_from: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    @classmethod
+    def live(
+        cls,
+        seq: int,
+        origin: str,
+        key: bytes,
+        level: str,
+        revision: int,
+        payload: dict[str, Any],
+        received_from: str | None,
+        now: datetime,
+    ) -> SharedRecord:
+        """A live row first seen at ``level`` (published here, received, or an alert hit)."""
+        return cls(
+            seq=seq,
+            origin=origin,
+            key=key,
+            level=level,
+            widest=level,
+            revision=revision,
+            deleted=False,
+            alerted=cls.watched(payload),
+            payload=payload,
+            received_from=received_from,
+            updated_at=now,
+        )
+
+    @staticmethod
+    def watched(payload: dict[str, Any]) -> bool:
+        """Whether a payload carries alerts (the ``alerted`` column)."""
+        return bool(payload.get("facts", {}).get("alerts"))
+
 
 class SharedHash(Base):
     """One hash of a live shared record: what remote matching looks up."""
