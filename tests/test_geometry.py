@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,10 +14,13 @@ from tests.conftest import CORPUS
 from vident.config import Limits
 from vident.demo.synthetic import photo_like
 from vident.match.geometry import (
+    Candidate,
     GeometricMatch,
     best_match,
+    describe,
     query_features,
     rerank,
+    stored_candidate,
     stored_query_features,
     verify,
 )
@@ -51,11 +55,13 @@ def original() -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def stored(original: Image.Image) -> LocalFeatures:
-    return _stored(_decode((CORPUS / SCENE).read_bytes()))
+def stored(original: Image.Image) -> Candidate:
+    """The picture as triage reads it from the store: its features and dense set."""
+    value = Keypoints().compute(_decode((CORPUS / SCENE).read_bytes()))
+    return stored_candidate(value.value, b"".join(value.variants))
 
 
-def _match(query: Image.Image, stored: LocalFeatures) -> GeometricMatch | None:
+def _match(query: Image.Image, stored: Candidate | Candidate) -> GeometricMatch | None:
     return best_match(query_features(_as_file(query)), stored)
 
 
@@ -65,7 +71,7 @@ def _maps(match: GeometricMatch, point: tuple[float, float]) -> tuple[float, flo
     return x / w, y / w
 
 
-def test_a_6_percent_crop_is_a_duplicate(original: Image.Image, stored: LocalFeatures) -> None:
+def test_a_6_percent_crop_is_a_duplicate(original: Image.Image, stored: Candidate) -> None:
     w, h = original.size
     dx, dy = round(w * 0.06), round(h * 0.06)
     found = _match(original.crop((dx, dy, w - dx, h - dy)), stored)
@@ -78,14 +84,14 @@ def test_a_6_percent_crop_is_a_duplicate(original: Image.Image, stored: LocalFea
     assert 0.0 < found.score < 1.0 and found.inliers >= 50
 
 
-def test_a_5_degree_rotation_is_a_duplicate(original: Image.Image, stored: LocalFeatures) -> None:
+def test_a_5_degree_rotation_is_a_duplicate(original: Image.Image, stored: Candidate) -> None:
     turned = original.rotate(5, Image.Resampling.BICUBIC, expand=True)
     found = _match(turned, stored)
     assert found is not None and found.relation == "duplicate"
 
 
 def test_a_mirror_image_is_a_duplicate_found_through_the_mirrored_query(
-    original: Image.Image, stored: LocalFeatures
+    original: Image.Image, stored: Candidate
 ) -> None:
     found = _match(original.transpose(Image.Transpose.FLIP_LEFT_RIGHT), stored)
     assert found is not None and found.relation == "duplicate" and found.mirrored
@@ -94,9 +100,10 @@ def test_a_mirror_image_is_a_duplicate_found_through_the_mirrored_query(
     assert abs(x - original.width) < 4
 
 
-def test_a_rotated_off_centre_crop_is_the_same_scene(
-    original: Image.Image, stored: LocalFeatures
+def test_a_rotated_off_centre_crop_is_a_duplicate_with_its_region_and_turn(
+    original: Image.Image, stored: Candidate
 ) -> None:
+    """Turned 20 degrees and cut to a third of the picture: still the same picture."""
     w, h = original.size
     cx, cy = w * 0.38, h * 0.42
     turned = original.rotate(20, Image.Resampling.BICUBIC, center=(cx, cy))
@@ -104,31 +111,90 @@ def test_a_rotated_off_centre_crop_is_the_same_scene(
         (round(cx - w * 0.3), round(cy - h * 0.3), round(cx + w * 0.3), round(cy + h * 0.3))
     )
     found = _match(view, stored)
-    assert found is not None and found.relation == "same_scene"
-    assert found.coverage_candidate < 0.6
+    assert found is not None and found.relation == "duplicate" and not found.contains
+    assert found.coverage_candidate < 0.45 and found.coverage_query > 0.95
+    assert abs(abs(found.angle) - 20) < 1.5
+    # The region is the box of the turned crop inside the original, around its centre.
+    x, y, rw, rh = found.region
+    assert x < cx < x + rw and y < cy < y + rh and rw * rh < 0.6 * w * h
+    assert "a crop of the known picture" in (describe(found.detail()) or "")
+    assert "turned 20 degrees" in (describe(found.detail()) or "")
+
+
+def test_another_viewpoint_is_the_same_scene(original: Image.Image, stored: Candidate) -> None:
+    """Corners moved by up to 15%: straight lines converge as only a homography follows."""
+    w, h = original.size
+    src = np.float32([[w * 0.1, h * 0.1], [w * 0.85, h * 0.05], [w * 0.95, h * 0.9], [0, h]])
+    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    warped = cv2.warpPerspective(
+        np.asarray(original), cv2.getPerspectiveTransform(src, dst), (w, h)
+    )
+    found = _match(Image.fromarray(warped), stored)
+    assert found is not None and found.relation == "same_scene" and found.model == "homography"
+
+
+@pytest.mark.parametrize("corner", [(2, 1), (0, 0), (1, 2)])
+def test_a_quarter_of_the_picture_is_a_duplicate(corner: tuple[int, int]) -> None:
+    """Half the width and height kept: a quarter of the picture is still the picture."""
+    data = (CORPUS / "exif/gps/DSCN0010.jpg").read_bytes()
+    value = Keypoints().compute(_decode(data))
+    candidate = stored_candidate(value.value, b"".join(value.variants))
+    assert candidate.dense is not None and len(candidate.dense) > 2 * len(candidate.features)
+    original = decode_image(data, Limits(), target=None).pixels
+    w, h = original.size
+    x, y = corner[0] * w // 4, corner[1] * h // 4
+    found = _match(original.crop((x, y, x + w // 2, y + h // 2)), candidate)
+    assert found is not None and found.relation == "duplicate"
+    assert found.coverage_candidate == pytest.approx(0.25, abs=0.04)
+    rx, ry, _, _ = found.region
+    assert abs(rx - x) < 6 and abs(ry - y) < 6
+
+
+def test_a_collage_tile_is_a_duplicate_with_the_tile_in_the_reason(
+    original: Image.Image, stored: Candidate
+) -> None:
+    """The picture as one tile of a 2 x 2 sheet of generated photos: the candidate lies inside
+    the query, and the query region is the tile."""
+    tile = 600
+    sheet = Image.new("RGB", (2 * tile, 2 * tile), "white")
+    for n in range(3):
+        sheet.paste(photo_like(tile, tile, 40 + n), ((n % 2) * tile, 0 if n < 2 else tile))
+    shown = original.resize((tile, round(tile * original.height / original.width)))
+    sheet.paste(shown, (tile, tile))
+    found = _match(sheet, stored)
+    assert found is not None and found.relation == "duplicate" and found.contains
+    x, y, rw, rh = found.query_region
+    assert abs(x - tile) < 12 and abs(y - tile) < 12
+    assert abs(rw - shown.width) < 20 and abs(rh - shown.height) < 20
+    assert "lies inside it at x" in (describe(found.detail()) or "")
+
+
+def test_a_stretched_copy_is_an_affine_duplicate(original: Image.Image, stored: Candidate) -> None:
+    squeezed = original.resize((original.width, round(original.height * 0.78)))
+    found = _match(squeezed, stored)
+    assert found is not None and found.relation == "duplicate" and found.model == "affine"
+    assert "stretched" in (describe(found.detail()) or "")
 
 
 def test_a_region_of_the_query_is_found_where_it_lies(
-    original: Image.Image, stored: LocalFeatures
+    original: Image.Image, stored: Candidate
 ) -> None:
     query = _as_file(original)
     region = (round(original.width * 0.1), round(original.height * 0.2), 300, 200)
     found = best_match(query_features(query, region), stored)
-    assert found is not None and found.relation == "same_scene"
+    assert found is not None and found.relation == "duplicate"
     x, y = _maps(found, (0, 0))
     assert abs(x - region[0]) < 4 and abs(y - region[1]) < 4
 
 
-def test_different_corpus_scenes_do_not_verify(stored: LocalFeatures) -> None:
+def test_different_corpus_scenes_do_not_verify(stored: Candidate) -> None:
     for name in OTHERS:
         other = _decode((CORPUS / name).read_bytes())
         assert best_match(query_features(other), stored) is None
         assert verify(query_features(_as_file(other.pixels))[0], _stored(other)) is not None
 
 
-def test_rerank_puts_the_verified_candidate_first(
-    original: Image.Image, stored: LocalFeatures
-) -> None:
+def test_rerank_puts_the_verified_candidate_first(original: Image.Image, stored: Candidate) -> None:
     others = [_stored(_decode((CORPUS / n).read_bytes())) for n in OTHERS]
     # The scene embedding ranked the true picture last; geometry must lift it to the top.
     candidates = [
@@ -152,7 +218,8 @@ def test_stored_values_are_the_query_features(original: Image.Image) -> None:
     value = Keypoints().compute(image)
     stored = stored_query_features(value.value, b"".join(value.variants))
     direct = query_features(image)
-    assert [f.mirrored for f in stored] == [f.mirrored for f in direct] == [False, True]
+    assert [f.mirrored for f in stored] == [f.mirrored for f in direct] == [False, True, False]
+    assert len(stored[2]) > len(stored[0])  # the dense set
     for a, b in zip(stored, direct, strict=True):
         np.testing.assert_array_equal(a.descriptors, b.descriptors)
         assert np.abs(a.points - b.points).max() < 0.02
@@ -162,11 +229,11 @@ def test_a_small_query_is_also_seen_enlarged_further() -> None:
     """A 50-px copy of a 100-px thumbnail: both were enlarged, but not to the same scale."""
     small = _as_file(photo_like(50, 38, 5))
     sets = query_features(small)
-    assert [f.mirrored for f in sets] == [False, True, False, True]
+    assert [f.mirrored for f in sets] == [False, True, False, False, True]
     assert all((f.width, f.height) == (50, 38) for f in sets)
 
 
-def test_nothing_to_match_gives_none(stored: LocalFeatures) -> None:
+def test_nothing_to_match_gives_none(stored: Candidate) -> None:
     flat = _decode(_png(Image.new("RGB", (300, 200), (90, 90, 90))))
     assert query_features(flat) == []
     assert best_match([], stored) is None

@@ -15,7 +15,9 @@ from vident.signals.keypoints import (
     STORED_POINTS,
     Keypoints,
     LocalFeatures,
+    dense,
     detect,
+    empty_value,
     pack,
     split,
     unpack,
@@ -102,9 +104,24 @@ def test_empty_features() -> None:
 
 def test_the_variant_holds_the_mirror_image_features(photo: Image.Image) -> None:
     value = Keypoints().compute(_decoded(photo))
-    assert len(value.variants) == 1
+    assert len(value.variants) == 2
     mirrored = unpack(value.variants[0], mirrored=True)
     direct = detect(photo, 800, 600, STORED_POINTS, mirrored=True)
     assert mirrored.mirrored and len(mirrored) == len(direct)
     np.testing.assert_array_equal(mirrored.descriptors, direct.descriptors)
-    assert split(value.value + value.variants[0]) == [value.value, value.variants[0]]
+    assert split(value.value + b"".join(value.variants)) == [value.value, *value.variants]
+
+
+def test_the_second_variant_is_the_dense_set(photo: Image.Image) -> None:
+    """Three times the points at twice the size: what a collage tile or heavy crop meets."""
+    value = Keypoints().compute(_decoded(photo))
+    many = unpack(value.variants[1])
+    assert not many.mirrored and (many.width, many.height) == (800, 600)
+    assert len(many) > 2 * len(unpack(value.value))
+    np.testing.assert_array_equal(many.descriptors, dense(photo, 800, 600).descriptors)
+
+
+def test_a_variant_without_points_keeps_its_place() -> None:
+    """An empty mirror set is stored as an empty value, so the dense set stays second."""
+    empty = empty_value(30, 20)
+    assert len(unpack(empty)) == 0 and split(empty + empty) == [empty, empty]

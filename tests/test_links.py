@@ -143,7 +143,7 @@ def test_stored_probe_equals_the_file_probe(world: World) -> None:
     assert stored.pdq == from_file.pdq
     (frame, vector), (_, file_vector) = stored.scene[0], from_file.scene[0]
     assert frame == 0 and float(vector @ file_vector) > 0.999
-    assert [f.mirrored for f in stored.features[0][1]] == [False, True]
+    assert [f.mirrored for f in stored.features[0][1]] == [False, True, False]
 
 
 def test_probe_media_of_an_unknown_hash_is_a_lookup_error(world: World) -> None:
@@ -217,7 +217,17 @@ def test_similar_ranks_one_kind_or_all_and_keeps_top(world: World) -> None:
         results = records(session, similar(linker, probe, "scene", 3))
     assert set(BY_CHOICES) == {"pdq", "face", "scene", "text", "camera"}
     assert len(results) <= 3 and results[0]["path"] == "p21.jpg"
-    assert set(results[0]) == {"sha256", "path", "source", "type", "by", "score", "detail"}
+    assert set(results[0]) == {
+        "sha256",
+        "path",
+        "source",
+        "type",
+        "by",
+        "score",
+        "verdict",
+        "where",
+        "detail",
+    }
 
 
 @needs_corpus

@@ -110,7 +110,7 @@ def test_absorb_skips_poor_pdq_and_reads_stored_features() -> None:
     absorb(probe, [poor, good, image_value], min_pdq_quality=50)
     assert probe.pdq == [(0, [bytes([2] * 32), bytes([3] * 32)])]
     ((frame, features),) = probe.features
-    assert frame == 0 and [f.mirrored for f in features] == [False, True]
+    assert frame == 0 and [f.mirrored for f in features] == [False, True, False]
 
 
 def _decoded(seed: int) -> DecodedImage:

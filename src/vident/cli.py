@@ -319,6 +319,8 @@ def _reason_text(reasons: Sequence[ReasonOut]) -> str:
     text = f"{signals} -> {where}"
     if any(details):
         text += f" ({', '.join(d for d in details if d)})"
+    if first.where:
+        text += f"; {first.where}"
     others = len({(r.hashset, r.media) for r in reasons}) - 1
     if others:
         text += f" +{others} more"

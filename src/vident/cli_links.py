@@ -110,15 +110,16 @@ def _detail_text(detail: dict[str, JsonValue]) -> str:
 
 
 def _results_table(results: list[LinkOut], title: str) -> None:
-    table = _table("score", "by", "path", "source", "sha256", "evidence", title=title)
+    table = _table("score", "by", "verdict", "path", "source", "sha256", "evidence", title=title)
     for result in results:
         table.add_row(
             f"{result.score:.3f}",
             result.by,
+            result.verdict or "",
             result.path,
             result.source,
             result.sha256[:16],
-            _detail_text(result.detail),
+            "; ".join(t for t in (result.where, _detail_text(result.detail)) if t),
         )
     out.print(table)
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vident.cases.people import CLUSTER_MIN_QUALITY
+from vident.match.geometry import describe
 from vident.match.links import Link, Linker, best_per_media, describe_media, frame_times
 from vident.match.probe import Probe
 from vident.signals.face import Face
@@ -115,6 +116,19 @@ def is_strong(link: Link) -> bool:
     return False
 
 
+def verdict_of(link: Link) -> str | None:
+    """The triage verdict this link alone gives a query no hash matched: ``near`` for a copy
+    (PDQ, a verified crop, containment or turn, a matching video), ``related`` for another
+    strong link, None for a weak one. ``similar`` shows it beside each result, so the
+    likeness ranking and the triage say the same of the same pair."""
+    duplicate = link.detail.get("relation") == "duplicate"
+    if link.by in {"pdq", "keypoints"} or (link.by == "scene" and duplicate):
+        return "near"
+    if link.by == "vpdq" and link.detail.get("matched"):
+        return "near"
+    return "related" if is_strong(link) else None
+
+
 def related(linker: Linker, probe: Probe) -> list[Link]:
     """Every strong link of a stored media, strongest first, one per media and kind."""
     links: list[Link] = []
@@ -148,6 +162,8 @@ def records(session: Session, links: Iterable[Link]) -> list[dict[str, Any]]:
                 "type": ref.media_type,
                 "by": link.by,
                 "score": round(link.score, 4),
+                "verdict": verdict_of(link),
+                "where": describe(link.detail),
                 "detail": detail,
             }
         )

@@ -35,9 +35,9 @@ prints these margins with every run.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
 import cv2
@@ -51,6 +51,7 @@ from vident.signals.keypoints import (
     MAX_UPSCALE,
     STORED_POINTS,
     LocalFeatures,
+    dense,
     detect_grey,
     split,
     unpack,
@@ -76,9 +77,15 @@ MIN_DUPLICATE_INLIERS: Final = 15
 MIN_SCENE_INLIERS: Final = 20
 #: Inliers over ratio-test matches: below this the agreement is likely chance.
 MIN_INLIER_RATIO: Final = 0.2
-#: Each picture must cover at least this fraction of the other for a duplicate: a crop of up
-#: to ~20% per side (10% per side leaves 0.64); the other-angle views keep 50-60%.
-MIN_DUPLICATE_COVERAGE: Final = 0.6
+#: One picture must lie (almost) wholly inside the other for a duplicate: the query inside the
+#: candidate (a crop, however heavy) or the candidate inside the query (a screenshot, a
+#: collage tile, a picture pasted into another). Borders a turn leaves and JPEG edges cost a
+#: few per cent.
+MIN_CONTAINED: Final = 0.65
+#: ...and the smaller must still be this share of the larger: a crop keeping a quarter of the
+#: picture is 0.25, one tile of a 3 x 3 collage about 0.09; below it the agreement of a few
+#: points is too easily chance.
+MIN_DUPLICATE_PART: Final = 0.06
 #: Fraction of the keypoints in the overlap that must be similarity inliers for a duplicate.
 MIN_DUPLICATE_REPEAT: Final = 0.1
 #: Share of the area spanned by the candidate's keypoints that the inliers must span.
@@ -92,9 +99,12 @@ STRONG_REPEAT: Final = 0.2
 #: (of 276 other-angle queries against 146 pictures), and lose no top-1 rank.
 MIN_SCENE_REPEAT: Final = 0.05
 MIN_SCENE_SPREAD: Final = 0.2
-#: Largest tilt, in degrees away from a multiple of 90, of a duplicate: a straightened photo
-#: (5 degrees) is a duplicate; the other-angle views (turned 10-25 degrees) are not.
-MAX_DUPLICATE_TILT: Final = 8.0
+#: A duplicate's map must explain nearly every point the best homography explains: another
+#: viewpoint bends straight lines the way only a homography follows, an edited copy does not.
+MIN_AFFINE_SHARE: Final = 0.85
+#: Most stretch of an affine duplicate (ratio of its two scales): a picture squeezed to 78% of
+#: its height is 1.28; beyond 1.6 a fit is more likely a turned plane (another viewpoint).
+MAX_STRETCH: Final = 1.6
 #: A same-scene match keeps the similarity if it has this share of the homography's inliers.
 SIMPLER_MODEL: Final = 0.9
 #: Largest scale change between two views accepted at all (beyond it the fit is degenerate).
@@ -115,7 +125,11 @@ class GeometricMatch:
     ``transform`` maps query pixels (full picture, or the queried region, never mirrored)
     to candidate pixels; ``mirrored`` says the query was matched as its mirror image.
     ``coverage_query`` is the fraction of the query covered by the candidate, and
-    ``coverage_candidate`` the fraction of the candidate covered by the query.
+    ``coverage_candidate`` the fraction of the candidate covered by the query. ``region`` is
+    the box (x, y, w, h, candidate pixels) of the candidate that the query shows, and
+    ``query_region`` the box of the query where the candidate lies: the tile of a collage,
+    the picture in a screenshot. ``model`` is the map that explained it (``similarity``:
+    turn, scale, shift; ``affine``: also a stretch; ``homography``: another viewpoint).
     """
 
     relation: Relation
@@ -126,45 +140,107 @@ class GeometricMatch:
     transform: list[list[float]]
     score: float
     mirrored: bool = False
+    model: str = "similarity"
+    region: tuple[int, int, int, int] = (0, 0, 0, 0)
+    query_region: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @property
+    def contains(self) -> bool:
+        """The candidate lies inside the query (a screenshot, collage or pasted copy of it),
+        rather than the query being a part of the candidate (a crop)."""
+        return self.coverage_candidate >= MIN_CONTAINED and self.coverage_query < MIN_CONTAINED
+
+    @property
+    def angle(self) -> float:
+        """Degrees the query is turned by to lie on the candidate (counter-clockwise)."""
+        m = self.transform
+        return round(math.degrees(math.atan2(m[1][0], m[0][0])), 1)
+
+    @property
+    def scale(self) -> float:
+        """Candidate pixels per query pixel (the mean of the two axes' scales)."""
+        m = np.array(self.transform)[:2, :2]
+        return round(math.sqrt(abs(float(np.linalg.det(m)))), 3)
+
+    def detail(self) -> dict[str, Any]:
+        """What an analyst reads in a reason: how the two pictures relate and where."""
+        return {
+            "relation": self.relation,
+            "inliers": self.inliers,
+            "mirrored": self.mirrored,
+            "model": self.model,
+            "angle": self.angle,
+            "scale": self.scale,
+            "coverage_query": self.coverage_query,
+            "coverage_candidate": self.coverage_candidate,
+            "region": list(self.region),
+            "query_region": list(self.query_region),
+            "contains": self.contains,
+        }
 
 
 def query_features(
     image: DecodedImage, region: tuple[int, int, int, int] | None = None
 ) -> list[LocalFeatures]:
     """Features of the query picture (or of ``region``, x, y, w, h in full-picture pixels),
-    and of its mirror image: ORB is not mirror-invariant, so a flipped copy is found only
-    by matching the flipped query. A small query gets both again at a larger scale. Empty
-    results are left out; a ``region`` outside the picture raises ValueError."""
+    of its mirror image, and the dense set (:func:`vident.signals.keypoints.dense`): ORB is
+    not mirror-invariant, so a flipped copy is found only by matching the flipped query, and
+    a picture shown small inside the query (a collage tile, a screenshot) only by the dense
+    set. A small query gets the first two again at a larger scale. Empty results are left
+    out; a ``region`` outside the picture raises ValueError."""
     pixels, width, height = image.pixels, image.width, image.height
     if region is not None:
         pixels, width, height = _crop(image, region)
     grey, factor = working_grey(pixels)
-    greys = [grey]
+    first = detect_grey(grey, width, height, QUERY_POINTS)
+    mirror = np.ascontiguousarray(grey[:, ::-1])
+    out = [first, detect_grey(mirror, width, height, QUERY_POINTS, mirrored=True)]
+    if len(first):
+        out.append(dense(pixels, width, height))
     if factor >= MAX_UPSCALE:
         # A small query may be a reduced copy of a small stored picture, which was enlarged
         # up to the limit too: the same content then sits at a scale the stored features
         # barely cover. Features at up to QUERY_UPSCALE x as well meet it at its own scale.
         larger, more = working_grey(pixels, QUERY_UPSCALE)
         if more > factor * 1.2:
-            greys.append(larger)
-    out = []
-    for g in greys:
-        out.append(detect_grey(g, width, height, QUERY_POINTS))
-        mirror = np.ascontiguousarray(g[:, ::-1])
-        out.append(detect_grey(mirror, width, height, QUERY_POINTS, mirrored=True))
+            out.append(detect_grey(larger, width, height, QUERY_POINTS))
+            mirror = np.ascontiguousarray(larger[:, ::-1])
+            out.append(detect_grey(mirror, width, height, QUERY_POINTS, mirrored=True))
     return [f for f in out if len(f)]
 
 
 def stored_query_features(
     value: bytes, variants: Sequence[bytes] | bytes = ()
 ) -> list[LocalFeatures]:
-    """The query features of a picture already stored: its value and mirrored variant
-    (concatenated variants as the store keeps them are split). The same as
+    """The query features of a picture already stored: its value, mirrored variant and dense
+    set (concatenated variants as the store keeps them are split). The same as
     :func:`query_features` on its pixels but for the enlarged sets of small pictures, so
-    triage of stored material needs no pixels."""
+    triage of stored material needs no pixels. Values stored before the dense set have none."""
     extra = split(variants) if isinstance(variants, bytes) else list(variants)
-    out = [unpack(value), *(unpack(v, mirrored=True) for v in extra)]
+    out = [unpack(value)]
+    if extra:
+        out.append(unpack(extra[0], mirrored=True))
+    out.extend(unpack(v) for v in extra[1:2])
     return [f for f in out if len(f)]
+
+
+def stored_candidate(value: bytes, variants: bytes | None) -> Candidate:
+    """A stored picture as a candidate: its value and, when stored, its dense set."""
+    extra = split(variants or b"")
+    more = unpack(extra[1]) if len(extra) > 1 else None
+    return Candidate(unpack(value), more if more is not None and len(more) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What verification reads of a stored picture: its features and, when stored, its dense
+    set, asked only to confirm a fit at a scale the first set holds few points for."""
+
+    features: LocalFeatures
+    dense: LocalFeatures | None = None
+
+    def __len__(self) -> int:
+        return len(self.features)
 
 
 def _crop(image: DecodedImage, region: tuple[int, int, int, int]) -> tuple[Image.Image, int, int]:
@@ -184,36 +260,38 @@ def _crop(image: DecodedImage, region: tuple[int, int, int, int]) -> tuple[Image
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
-    """What the two RANSAC fits found, before any threshold is applied (kept apart so the
-    thresholds can be tuned on recorded evidence, see ``bench.quality_near``).
+class Fit:
+    """One model fitted by RANSAC: its inliers, pixel matrix (query to candidate, in the
+    frame of the features given: a mirrored query's own), the overlap it implies, and the
+    agreement measures (``spread``, :meth:`repeat`)."""
 
-    Matrices map query pixels to candidate pixels, in the frame of the features given (a
-    mirrored query's own frame). ``*_spread`` is the area the inliers span over the area
-    the candidate's keypoints span in the overlap; ``*_repeat`` see :meth:`Overlap.repeat`.
-    """
+    inliers: int = 0
+    matrix: _F64 | None = None
+    overlap: Overlap = field(default_factory=lambda: Overlap())
+    spread: float = 0.0
+    #: Candidate pixels per query pixel (geometric mean of the two axes).
+    scale: float = 0.0
+    #: Ratio of the larger axis scale to the smaller (1 for a similarity).
+    stretch: float = 1.0
+    #: For a homography: whether a camera can produce it (orientation kept, convex frame).
+    sane: bool = True
+
+    @property
+    def repeat(self) -> float:
+        return self.overlap.repeat(self.inliers)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the three RANSAC fits found, before any threshold is applied (kept apart so the
+    thresholds can be tuned on recorded evidence, see ``bench.quality_near``)."""
 
     matches: int
-    sim_inliers: int
-    sim_residual: float
-    sim_scale: float
-    sim_tilt: float
-    sim_matrix: _F64 | None
-    sim_overlap: Overlap
-    sim_spread: float
-    hom_inliers: int
-    hom_sane: bool
-    hom_matrix: _F64 | None
-    hom_overlap: Overlap
-    hom_spread: float
-
-    @property
-    def sim_repeat(self) -> float:
-        return self.sim_overlap.repeat(self.sim_inliers)
-
-    @property
-    def hom_repeat(self) -> float:
-        return self.hom_overlap.repeat(self.hom_inliers)
+    similarity: Fit
+    affine: Fit
+    homography: Fit
+    #: The candidate's frame (width, height): where ``region`` boxes lie.
+    candidate_size: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +324,7 @@ def verify(query: LocalFeatures, candidate: LocalFeatures) -> GeometricMatch | N
 
 
 def measure(query: LocalFeatures, candidate: LocalFeatures) -> Evidence | None:
-    """Ratio-test matches, then a similarity and a homography fitted by RANSAC.
+    """Ratio-test matches, then a similarity, an affine map and a homography fitted by RANSAC.
 
     None when too few matches pass the ratio test for either relation to be possible.
     """
@@ -257,25 +335,54 @@ def measure(query: LocalFeatures, candidate: LocalFeatures) -> Evidence | None:
         return None
     qs, cs = _unit(query), _unit(candidate)
     src_u, dst_u = src * np.float32(qs), dst * np.float32(cs)
-    sim_mask, sim_residual, sim_scale, sim_tilt, sim_matrix = _fit_similarity(src_u, dst_u, qs, cs)
-    hom_mask, hom_sane, hom_matrix = _fit_homography(src_u, dst_u, qs, cs)
-    sim_overlap = _overlap(sim_matrix, query, candidate)
-    hom_overlap = _overlap(hom_matrix, query, candidate) if hom_sane else Overlap()
+
+    def fit(mask: _Mask, matrix: _F64 | None, scale: float, stretch: float, sane: bool) -> Fit:
+        overlap = _overlap(matrix, query, candidate) if sane else Overlap()
+        spread = _spread(dst[mask], overlap)
+        return Fit(int(mask.sum()), matrix, overlap, spread, scale, stretch, sane)
+
     return Evidence(
         matches=len(src),
-        sim_inliers=int(sim_mask.sum()),
-        sim_residual=sim_residual,
-        sim_scale=sim_scale,
-        sim_tilt=sim_tilt,
-        sim_matrix=sim_matrix,
-        sim_overlap=sim_overlap,
-        sim_spread=_spread(dst[sim_mask], sim_overlap),
-        hom_inliers=int(hom_mask.sum()),
-        hom_sane=hom_sane,
-        hom_matrix=hom_matrix,
-        hom_overlap=hom_overlap,
-        hom_spread=_spread(dst[hom_mask], hom_overlap),
+        similarity=fit(*_fit_similarity(src_u, dst_u, qs, cs)),
+        affine=fit(*_fit_affine(src_u, dst_u, qs, cs)),
+        homography=fit(*_fit_homography(src_u, dst_u, qs, cs)),
+        candidate_size=(candidate.width, candidate.height),
     )
+
+
+def duplicate_fit(evidence: Evidence) -> tuple[str, Fit] | None:
+    """The similarity or affine fit that has the shape of a duplicate, agreement aside.
+
+    The shape: inliers that are not chance, a bounded scale and stretch, nearly all that the
+    homography explains (another viewpoint needs the homography's perspective), and one
+    picture (almost) wholly inside the other, the smaller at least :data:`MIN_DUPLICATE_PART`
+    of the larger. The similarity is preferred: four parameters extrapolate better.
+    """
+    e = evidence
+    hom = e.homography.inliers if e.homography.sane else 0
+    for name, f in (("similarity", e.similarity), ("affine", e.affine)):
+        if (
+            f.matrix is not None
+            and f.inliers >= MIN_DUPLICATE_INLIERS
+            and f.inliers >= MIN_INLIER_RATIO * e.matches
+            and f.inliers >= MIN_AFFINE_SHARE * hom
+            and 1 / MAX_SCALE_CHANGE <= f.scale <= MAX_SCALE_CHANGE
+            and f.stretch <= MAX_STRETCH
+            and max(f.overlap.candidate, f.overlap.query) >= MIN_CONTAINED
+            and min(f.overlap.candidate, f.overlap.query) >= MIN_DUPLICATE_PART
+        ):
+            return name, f
+    return None
+
+
+def agreement(fit: Fit, min_repeat: float, min_spread: float) -> float:
+    """How far a fit passes the agreement tests: 1.0 and up passes, below fails.
+
+    A repeat of :data:`STRONG_REPEAT` alone, or ``min_repeat`` with ``min_spread`` (see the
+    module docstring); the benchmark prints the margin this leaves on either side.
+    """
+    both = min(fit.repeat / min_repeat, fit.spread / min_spread)
+    return max(fit.repeat / STRONG_REPEAT, both)
 
 
 def classify(evidence: Evidence, query: LocalFeatures) -> GeometricMatch | None:
@@ -287,66 +394,97 @@ def classify(evidence: Evidence, query: LocalFeatures) -> GeometricMatch | None:
     different photos of one face in the same pose pass the first test, not the others.
     """
     e = evidence
+    shaped = duplicate_fit(e)
+    if shaped is not None:
+        name, f = shaped
+        if agreement(f, MIN_DUPLICATE_REPEAT, MIN_DUPLICATE_SPREAD) >= 1.0:
+            assert f.matrix is not None
+            return _result("duplicate", name, f, e, query)
+    sim, hom = e.similarity, e.homography
     sim_ok = (
-        e.sim_matrix is not None
-        and e.sim_inliers >= MIN_DUPLICATE_INLIERS
-        and e.sim_inliers >= MIN_INLIER_RATIO * e.matches
-        and 1 / MAX_SCALE_CHANGE <= e.sim_scale <= MAX_SCALE_CHANGE
+        sim.matrix is not None
+        and sim.inliers >= MIN_DUPLICATE_INLIERS
+        and sim.inliers >= MIN_INLIER_RATIO * e.matches
+        and 1 / MAX_SCALE_CHANGE <= sim.scale <= MAX_SCALE_CHANGE
     )
-    if (
-        sim_ok
-        and e.sim_matrix is not None
-        and e.sim_tilt <= MAX_DUPLICATE_TILT
-        and min(e.sim_overlap.candidate, e.sim_overlap.query) >= MIN_DUPLICATE_COVERAGE
-        and _agrees(e.sim_repeat, e.sim_spread, MIN_DUPLICATE_REPEAT, MIN_DUPLICATE_SPREAD)
-    ):
-        return _result("duplicate", e.sim_inliers, e, e.sim_overlap, e.sim_matrix, query)
-    sim_scene = sim_ok and _agrees(e.sim_repeat, e.sim_spread, MIN_SCENE_REPEAT, MIN_SCENE_SPREAD)
+    sim_scene = sim_ok and agreement(sim, MIN_SCENE_REPEAT, MIN_SCENE_SPREAD) >= 1.0
     hom_scene = (
-        e.hom_matrix is not None
-        and e.hom_sane
-        and e.hom_inliers >= MIN_SCENE_INLIERS
-        and e.hom_inliers >= MIN_INLIER_RATIO * e.matches
-        and min(e.hom_overlap.candidate, e.hom_overlap.query) > 0.0
-        and _agrees(e.hom_repeat, e.hom_spread, MIN_SCENE_REPEAT, MIN_SCENE_SPREAD)
+        hom.matrix is not None
+        and hom.sane
+        and hom.inliers >= MIN_SCENE_INLIERS
+        and hom.inliers >= MIN_INLIER_RATIO * e.matches
+        and min(hom.overlap.candidate, hom.overlap.query) > 0.0
+        and agreement(hom, MIN_SCENE_REPEAT, MIN_SCENE_SPREAD) >= 1.0
     )
     if not (sim_scene or hom_scene):
         return None
     # Report the similarity when it explains nearly as much: 4 parameters extrapolate to the
     # frame's corners far better than the homography's 8 fitted on a part of the picture.
-    usable_hom = hom_scene or (e.hom_sane and e.hom_inliers >= MIN_SCENE_INLIERS)
-    if (
-        sim_ok
-        and e.sim_matrix is not None
-        and (not usable_hom or e.sim_inliers >= SIMPLER_MODEL * e.hom_inliers)
-    ):
-        return _result("same_scene", e.sim_inliers, e, e.sim_overlap, e.sim_matrix, query)
-    if e.hom_matrix is not None and usable_hom:
-        return _result("same_scene", e.hom_inliers, e, e.hom_overlap, e.hom_matrix, query)
+    usable_hom = hom_scene or (hom.sane and hom.inliers >= MIN_SCENE_INLIERS)
+    if sim_ok and (not usable_hom or sim.inliers >= SIMPLER_MODEL * hom.inliers):
+        return _result("same_scene", "similarity", sim, e, query)
+    if hom.matrix is not None and usable_hom:
+        return _result("same_scene", "homography", hom, e, query)
     return None
 
 
-def _agrees(repeat: float, spread: float, min_repeat: float, min_spread: float) -> bool:
-    """Enough of the overlap agrees: a high repeat ratio alone, or a lower one with inliers
-    spread over the area the keypoints cover."""
-    return repeat >= STRONG_REPEAT or (repeat >= min_repeat and spread >= min_spread)
+#: A first fit mapping the query to the candidate at this scale or less (the query shows a
+#: part of the candidate enlarged: a heavy crop) is confirmed on the candidate's dense set.
+DENSE_BELOW_SCALE: Final = 0.75
 
 
 def best_match(
-    query_feats: Sequence[LocalFeatures], candidate: LocalFeatures
+    query_feats: Sequence[LocalFeatures], candidate: LocalFeatures | Candidate
 ) -> GeometricMatch | None:
-    """The strongest verification of ``candidate`` by any of the query's feature sets."""
-    best: GeometricMatch | None = None
+    """The strongest verification of ``candidate`` by any of the query's feature sets.
+
+    When no set finds a duplicate but a fit shows the query enlarged against the candidate
+    (a heavy crop), the candidate's dense set, at that scale, is asked too. A duplicate one
+    set finds is overruled by another set's stronger evidence of another viewpoint (more
+    homography inliers than the duplicate has, which no affine map explains): the sets see
+    the picture at different scales, and the one with more agreeing points is trusted.
+    """
+    if isinstance(candidate, LocalFeatures):
+        candidate = Candidate(candidate)
+    found: list[GeometricMatch] = []
+    viewpoint: GeometricMatch | None = None
+    enlarged = False
     for feats in query_feats:
-        found = verify(feats, candidate)
-        if found is not None and (best is None or _rank(found) > _rank(best)):
-            best = found
-    return best
+        evidence = measure(feats, candidate.features)
+        if evidence is None:
+            continue
+        sim = evidence.similarity
+        enlarged |= sim.inliers >= MIN_MATCHES and 0 < sim.scale <= DENSE_BELOW_SCALE
+        match = classify(evidence, feats)
+        if match is not None:
+            found.append(match)
+            other_view = match.relation == "same_scene" and _other_view(evidence)
+            if other_view and (viewpoint is None or match.inliers > viewpoint.inliers):
+                viewpoint = match
+    if candidate.dense is not None and enlarged and all(m.relation != "duplicate" for m in found):
+        for feats in query_feats[:2]:
+            match = verify(feats, candidate.dense)
+            if match is not None:
+                found.append(match)
+    if viewpoint is not None:
+        found = [m for m in found if m.relation != "duplicate" or m.inliers > viewpoint.inliers]
+    return max(found, key=_rank, default=None)
+
+
+def _other_view(evidence: Evidence) -> bool:
+    """The homography explains clearly more than any affine map: another viewpoint."""
+    hom = evidence.homography
+    best_affine = max(evidence.similarity.inliers, evidence.affine.inliers)
+    return (
+        hom.sane
+        and hom.inliers >= MIN_SCENE_INLIERS
+        and best_affine < MIN_AFFINE_SHARE * hom.inliers
+    )
 
 
 def rerank(
     query_feats: Sequence[LocalFeatures],
-    candidates: Sequence[tuple[Key, LocalFeatures, float]],
+    candidates: Sequence[tuple[Key, LocalFeatures | Candidate, float]],
 ) -> list[tuple[Key, float, GeometricMatch | None]]:
     """Candidates in a new order: verified duplicates, then the same scene, then the rest.
 
@@ -412,10 +550,8 @@ def _ratio_matches(
 
 def _fit_similarity(
     src_u: npt.NDArray[np.float32], dst_u: npt.NDArray[np.float32], qs: float, cs: float
-) -> tuple[_Mask, float, float, float, _F64 | None]:
-    """(inlier mask, the inliers' median error in units, scale, tilt in degrees from the
-    nearest right angle, pixel matrix)."""
-    none = np.zeros(len(src_u), bool)
+) -> tuple[_Mask, _F64 | None, float, float, bool]:
+    """(inlier mask, pixel matrix, scale, stretch 1, sane) of a turn, scale and shift."""
     # The stubs say arrays; OpenCV returns None where no model is found.
     found: tuple[Any, Any] = cv2.estimateAffinePartial2D(
         src_u,
@@ -425,34 +561,59 @@ def _fit_similarity(
         maxIters=2000,
         confidence=0.995,
     )
+    return _affine_result(found, len(src_u), qs, cs)
+
+
+def _fit_affine(
+    src_u: npt.NDArray[np.float32], dst_u: npt.NDArray[np.float32], qs: float, cs: float
+) -> tuple[_Mask, _F64 | None, float, float, bool]:
+    """(inlier mask, pixel matrix, scale, stretch, sane) of a full affine map: a picture
+    squeezed or sheared as well as turned and cropped."""
+    if len(src_u) < 3:
+        return np.zeros(len(src_u), bool), None, 0.0, 1.0, True
+    found: tuple[Any, Any] = cv2.estimateAffine2D(
+        src_u,
+        dst_u,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=REPROJ,
+        maxIters=2000,
+        confidence=0.995,
+    )
+    return _affine_result(found, len(src_u), qs, cs)
+
+
+def _affine_result(
+    found: tuple[Any, Any], count: int, qs: float, cs: float
+) -> tuple[_Mask, _F64 | None, float, float, bool]:
     if found[0] is None or found[1] is None:
-        return none, 0.0, 0.0, 180.0, None
+        return np.zeros(count, bool), None, 0.0, 1.0, True
     model = np.asarray(found[0], np.float64)
     inlier = np.asarray(found[1]).ravel().astype(bool)
-    predicted = src_u[inlier] @ model[:, :2].T + model[:, 2]
-    residual = float(np.median(np.linalg.norm(predicted - dst_u[inlier], axis=1)))
-    scale = math.hypot(model[0, 0], model[1, 0])
-    angle = math.degrees(math.atan2(model[1, 0], model[0, 0]))
-    tilt = abs((angle + 45.0) % 90.0 - 45.0)
+    singular = np.linalg.svd(model[:, :2], compute_uv=False)
+    if float(np.linalg.det(model[:, :2])) <= 0 or singular[1] <= 1e-9:
+        # A mirror (matched separately, with the mirrored query) or a collapsed map.
+        return np.zeros(count, bool), None, 0.0, 1.0, True
+    scale = float(math.sqrt(singular[0] * singular[1]))
+    stretch = float(singular[0] / singular[1])
     matrix = _to_pixels(np.vstack([model, [0.0, 0.0, 1.0]]), qs, cs)
-    return inlier, residual, scale, tilt, matrix
+    return inlier, matrix, scale, stretch, True
 
 
 def _fit_homography(
     src_u: npt.NDArray[np.float32], dst_u: npt.NDArray[np.float32], qs: float, cs: float
-) -> tuple[_Mask, bool, _F64 | None]:
-    """(inlier mask, whether the homography is one a camera can produce, pixel matrix)."""
+) -> tuple[_Mask, _F64 | None, float, float, bool]:
+    """(inlier mask, pixel matrix, scale, stretch 1, whether a camera can produce it)."""
     none = np.zeros(len(src_u), bool)
     if len(src_u) < 4:
-        return none, False, None
+        return none, None, 0.0, 1.0, False
     found: tuple[Any, Any] = cv2.findHomography(
         src_u, dst_u, cv2.USAC_MAGSAC, REPROJ, maxIters=2000, confidence=0.995
     )
     if found[0] is None or found[1] is None:
-        return none, False, None
+        return none, None, 0.0, 1.0, False
     h_unit = np.asarray(found[0], np.float64)
     inlier = np.asarray(found[1]).ravel().astype(bool)
-    return inlier, _sane(h_unit), _to_pixels(h_unit, qs, cs)
+    return inlier, _to_pixels(h_unit, qs, cs), 0.0, 1.0, _sane(h_unit)
 
 
 def _spread(points: npt.NDArray[np.float32], overlap: Overlap) -> float:
@@ -545,25 +706,84 @@ def _inside(points: npt.NDArray[np.float32], poly: _F64) -> _Mask:
 
 
 def _result(
-    relation: Relation,
-    inliers: int,
-    evidence: Evidence,
-    overlap: Overlap,
-    matrix: _F64,
-    query: LocalFeatures,
+    relation: Relation, model: str, fit: Fit, evidence: Evidence, query: LocalFeatures
 ) -> GeometricMatch:
+    assert fit.matrix is not None
+    matrix = fit.matrix
     if query.mirrored:
         # The points were those of the mirror image: compose with the flip x -> W - x.
         flip = np.array([[-1.0, 0.0, query.width], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         matrix = matrix @ flip
     matrix = matrix / matrix[2, 2]
+    candidate = evidence.candidate_size
     return GeometricMatch(
         relation=relation,
-        inliers=inliers,
-        inlier_ratio=round(inliers / evidence.matches, 4),
-        coverage_query=round(overlap.query, 4),
-        coverage_candidate=round(overlap.candidate, 4),
+        inliers=fit.inliers,
+        inlier_ratio=round(fit.inliers / evidence.matches, 4),
+        coverage_query=round(fit.overlap.query, 4),
+        coverage_candidate=round(fit.overlap.candidate, 4),
         transform=[[float(v) for v in row] for row in matrix],
-        score=inliers / (inliers + SCORE_HALF),
+        score=fit.inliers / (fit.inliers + SCORE_HALF),
         mirrored=query.mirrored,
+        model=model,
+        region=_box(matrix, (query.width, query.height), candidate),
+        query_region=_box(_inverse(matrix), candidate, (query.width, query.height)),
     )
+
+
+def _inverse(matrix: _F64) -> _F64 | None:
+    try:
+        found: _F64 = np.linalg.inv(matrix).astype(np.float64)
+    except np.linalg.LinAlgError:
+        return None
+    return found
+
+
+def _box(
+    matrix: _F64 | None, source: tuple[int, int], target: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The bounding box (x, y, w, h) of the ``source`` frame mapped into the ``target`` frame,
+    clipped to it; zeros where it does not map."""
+    if matrix is None:
+        return (0, 0, 0, 0)
+    mapped = _apply(matrix, _frame(*source))
+    if mapped is None:
+        return (0, 0, 0, 0)
+    x0, y0 = np.clip(mapped.min(axis=0), 0, target)
+    x1, y1 = np.clip(mapped.max(axis=0), 0, target)
+    return (round(x0), round(y0), round(x1 - x0), round(y1 - y0))
+
+
+def describe(detail: Mapping[str, object] | None) -> str | None:
+    """A verified relation in words, from a link's or reason's evidence (:meth:`detail`):
+    which part of the known picture the query shows, or where in the query the known
+    picture lies, and how it was turned. None for evidence of another kind."""
+    if not detail or detail.get("relation") not in ("duplicate", "same_scene"):
+        return None
+    region, inside = detail.get("region"), detail.get("query_region")
+    share_c, share_q = detail.get("coverage_candidate"), detail.get("coverage_query")
+    if detail.get("relation") == "same_scene":
+        text = f"same scene, overlapping the known picture at {_box_text(region)}"
+    elif detail.get("contains"):
+        text = f"the known picture lies inside it at {_box_text(inside)}"
+        if isinstance(share_q, float):
+            text += f" ({share_q:.0%} of this picture)"
+    elif isinstance(share_c, float) and share_c < 0.95:
+        text = f"a crop of the known picture: {_box_text(region)} ({share_c:.0%} of it)"
+    else:
+        text = "the whole known picture"
+    angle = detail.get("angle")
+    if isinstance(angle, int | float) and abs((angle + 45) % 90 - 45) >= 1:
+        text += f", turned {abs(angle):.0f} degrees"
+    if detail.get("model") == "affine":
+        text += ", stretched"
+    if detail.get("mirrored"):
+        text += ", mirrored"
+    return text
+
+
+def _box_text(box: object) -> str:
+    if isinstance(box, list | tuple) and len(box) == 4:
+        x, y, w, h = box
+        return f"x {x}, y {y}, {w} x {h} px"
+    return "?"

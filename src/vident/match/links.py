@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from vident.config import Settings
 from vident.index.catalog import Indexes
+from vident.match.geometry import Candidate, stored_candidate
 from vident.match.probe import Probe
 from vident.signals.keypoints import Keypoints, LocalFeatures
 from vident.signals.registry import get
@@ -27,6 +28,8 @@ from vident.store.upsert import chunked
 
 #: Scene candidates checked with local features for each query frame.
 SCENE_CANDIDATES = 30
+#: Pictures voted for by the query's keypoints, verified beside the scene candidates.
+VOTED_CANDIDATES = 10
 #: Faces returned by the face index for each query face.
 FACE_CANDIDATES = 50
 
@@ -174,59 +177,90 @@ class Linker:
             for (frame, _), hits in zip(probe.scene, found, strict=True)
         ]
 
-    def _stored_features(
-        self, keys: Iterable[tuple[int, int]]
-    ) -> dict[tuple[int, int], LocalFeatures]:
+    def _stored_features(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Candidate]:
+        """The stored keypoints (and dense set) of each (media, frame) asked."""
         kind = get("keypoints")
         assert isinstance(kind, Keypoints)
         wanted = set(keys)
-        found: dict[tuple[int, int], LocalFeatures] = {}
+        found: dict[tuple[int, int], Candidate] = {}
         for part in chunked(sorted({media_id for media_id, _ in wanted})):
             rows = self.session.execute(
-                select(Signal.media_id, Signal.frame, Signal.value).where(
+                select(Signal.media_id, Signal.frame, Signal.value, Signal.variants).where(
                     Signal.media_id.in_(part),
                     Signal.kind == kind.name,
                     Signal.version == kind.version,
                     Signal.model == kind.model,
                 )
             )
-            for media_id, frame, value in rows:
+            for media_id, frame, value, variants in rows:
                 if (media_id, frame) in wanted:
-                    found[(media_id, frame)] = kind.unpack(bytes(value))
+                    found[(media_id, frame)] = stored_candidate(
+                        bytes(value), bytes(variants) if variants else None
+                    )
         return found
 
+    def _voted_candidates(self, probe: Probe) -> dict[int, list[tuple[int, int]]]:
+        """Per query frame: (keypoints signal id, votes) of the stored pictures whose own
+        descriptors the query's hold (:class:`vident.index.features.FeatureIndex`)."""
+        index = self.indexes.features
+        if index is None or len(index) == 0:
+            return {}
+        return {
+            frame: index.candidates(sets, VOTED_CANDIDATES)
+            for frame, sets in probe.features
+            if sets
+        }
+
     def scene(self, probe: Probe, top: int = SCENE_CANDIDATES) -> list[Link]:
-        """Scene-embedding neighbours, re-ranked by geometrically verified local features.
+        """Scene-embedding neighbours and pictures voted for by their own keypoints, re-ranked
+        by geometrically verified local features.
 
         A candidate whose features map onto the query with a consistent transform is the same
-        place or object even from another angle ("same_scene"), or the same picture cropped
-        ("duplicate"); those rank above candidates that only look alike.
+        picture cropped, turned, inside the query or holding it ("duplicate"), or the same
+        place or object from another angle ("same_scene"); those rank above candidates that
+        only look alike. The votes bring what the embedding cannot: a collage's or a
+        screenshot's embedding is far from each picture it shows; a voted candidate that does
+        not verify is left out (votes alone are no likeness).
         """
         from vident.match.geometry import rerank
 
-        per_frame = self._scene_candidates(probe, max(top, SCENE_CANDIDATES))
+        per_frame: dict[int, dict[int, float | None]] = {}
+        for frame, near in self._scene_candidates(probe, max(top, SCENE_CANDIDATES)):
+            per_frame.setdefault(frame, {}).update(near)
+        for frame, voted in self._voted_candidates(probe).items():
+            known = per_frame.setdefault(frame, {})
+            for sid, _ in voted:
+                known.setdefault(sid, None)
         if not per_frame:
             return []
-        owners = _signal_owners(self.session, {sid for _, hits in per_frame for sid, _ in hits})
+        owners = _signal_owners(self.session, {sid for hits in per_frame.values() for sid in hits})
         stored = self._stored_features(owners.values())
         query_features = dict(probe.features)
         links: list[Link] = []
-        for frame, hits in per_frame:
+        for frame, hits in per_frame.items():
+            priors: dict[tuple[int, int], float | None] = {}
+            for sid, cosine in hits.items():
+                if sid in owners:
+                    key = owners[sid]
+                    # A picture both voted for and near by embedding keeps its cosine.
+                    if priors.get(key) is None:
+                        priors[key] = cosine
             candidates = [
-                (owners[sid], stored.get(owners[sid]) or LocalFeatures.empty(), cosine)
-                for sid, cosine in hits
-                if sid in owners
+                (key, stored.get(key) or Candidate(LocalFeatures.empty()), prior or 0.0)
+                for key, prior in priors.items()
             ]
             feats = query_features.get(frame, [])
             for (media_id, cand_frame), score, match in rerank(feats, candidates):
-                cosine = next(c for key, _, c in candidates if key == (media_id, cand_frame))
-                detail: dict[str, Any] = {"cosine": round(float(cosine), 4)}
+                cosine = priors[(media_id, cand_frame)]
+                if cosine is None and match is None:
+                    continue
+                detail: dict[str, Any] = {}
+                if cosine is not None:
+                    detail["cosine"] = round(float(cosine), 4)
+                else:
+                    detail["found_by"] = "keypoint votes"
                 if match is not None:
-                    detail.update(
-                        relation=match.relation,
-                        inliers=match.inliers,
-                        mirrored=match.mirrored,
-                    )
+                    detail.update(match.detail())
                 if frame:
                     detail["query_frame"] = frame
                 links.append(Link(media_id, "scene", float(score), detail, cand_frame))

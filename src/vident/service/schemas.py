@@ -40,14 +40,20 @@ class ReasonOut(Model):
         default=None,
         description="Who identified the victim of the matched media's series, where and when.",
     )
+    where: str | None = Field(
+        default=None,
+        description="For a picture verified by local features: which part of the known picture "
+        "it shows, or where in it the known picture lies, and how it was turned.",
+    )
 
     @model_serializer(mode="wrap")
     def _identified_only_when_known(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, JsonValue]:
-        """Leave ``identified`` out unless known: reasons of material in no identified series
-        read exactly as before."""
+        """Leave ``identified`` and ``where`` out unless known: reasons of material in no
+        identified series, and of hashes, read exactly as before."""
         shown: dict[str, JsonValue] = handler(self)
-        if shown.get("identified", ...) is None:
-            del shown["identified"]
+        for key in ("identified", "where"):
+            if shown.get(key, ...) is None:
+                del shown[key]
         return shown

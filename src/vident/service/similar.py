@@ -77,6 +77,17 @@ class LinkOut(Model):
     type: str
     by: str = Field(description="What found it: pdq, keypoints, vpdq, face, person, scene ...")
     score: float = Field(description="Strength of the link, 0..1; results are best first.")
+    verdict: str | None = Field(
+        default=None,
+        description="What triage calls the query for this link alone: near (a copy: PDQ, a "
+        "verified crop, turn or containment, a matching video), related (another strong "
+        "link), or None (a weak likeness).",
+    )
+    where: str | None = Field(
+        default=None,
+        description="For a verified picture: which part of it the query shows, or where in "
+        "the query it lies.",
+    )
     detail: dict[str, JsonValue]
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from sqlalchemy.orm import Session
 
 from vident.match import triage as matching
+from vident.match.geometry import describe
 from vident.match.links import Linker
 from vident.match.triage import VERDICT_ORDER, Reason
 from vident.match.triage import Verdict as Verdict
@@ -70,6 +71,7 @@ def reason_out(reason: Reason) -> ReasonOut:
         identified=reason.identified,
         score=reason.score,
         detail=detail,
+        where=describe(detail),
     )
 
 

@@ -48,6 +48,13 @@ from vident.signals.base import ImageSignal, MatchRule, SignalValue
 
 #: Longer side, in pixels, of the grey picture features are computed on.
 WORK_SIDE: Final = 640
+#: Longer side of the dense set: a picture twice as large, with three times the points. One
+#: tile of a collage, a picture inside a screenshot or a heavy crop sits at half the scale
+#: of the picture it copies, where the 640-pixel set holds too few points to agree on.
+DENSE_SIDE: Final = 1280
+#: Keypoints of the dense set (``bench.quality_near``: 1,500 found as many collage tiles as
+#: 2,000 at three quarters of the size).
+DENSE_POINTS: Final = 1500
 #: Shorter side, in pixels, the working picture is given at least (a line of text 400x80 px
 #: would otherwise be too thin for ORB's 31-pixel descriptor patch).
 MIN_SHORT_SIDE: Final = 160
@@ -55,7 +62,6 @@ MIN_SHORT_SIDE: Final = 160
 #: interpolation invents smooth corners that match everything weakly.
 MAX_UPSCALE: Final = 4.0
 #: Most pixels of the working picture (bounds the cost for panoramas).
-MAX_WORK_PIXELS: Final = WORK_SIDE * WORK_SIDE
 #: Keypoints kept per stored picture (the strongest, spread over ORB's pyramid levels).
 STORED_POINTS: Final = 500
 #: Fewer keypoints than this say nothing reliable: the value is then left empty.
@@ -100,13 +106,14 @@ class LocalFeatures:
 
 
 def working_grey(
-    pixels: Image.Image, max_upscale: float = MAX_UPSCALE
+    pixels: Image.Image, max_upscale: float = MAX_UPSCALE, side: int = WORK_SIDE
 ) -> tuple[npt.NDArray[np.uint8], float]:
-    """The picture as grey uint8 at the working size, and the factor applied to ``pixels``."""
+    """The picture as grey uint8 at the working size (longer side ``side``), and the factor
+    applied to ``pixels``."""
     grey = pixels.convert("L")
     w, h = grey.size
-    factor = max(WORK_SIDE / max(w, h), MIN_SHORT_SIDE / min(w, h))
-    factor = min(factor, max_upscale, math.sqrt(MAX_WORK_PIXELS / (w * h)))
+    factor = max(side / max(w, h), MIN_SHORT_SIDE / min(w, h))
+    factor = min(factor, max_upscale, math.sqrt(side * side / (w * h)))
     size = (max(1, round(grey.width * factor)), max(1, round(grey.height * factor)))
     if size != grey.size:
         method = Image.Resampling.BILINEAR if factor < 1 else Image.Resampling.BICUBIC
@@ -192,6 +199,17 @@ def unpack(value: bytes, *, mirrored: bool = False) -> LocalFeatures:
     return LocalFeatures(points, descriptors, width, height, mirrored)
 
 
+def dense(pixels: Image.Image, width: int, height: int) -> LocalFeatures:
+    """The dense set: :data:`DENSE_POINTS` keypoints at :data:`DENSE_SIDE` (see there)."""
+    grey, _ = working_grey(pixels, side=DENSE_SIDE)
+    return detect_grey(grey, width, height, DENSE_POINTS)
+
+
+def empty_value(width: int, height: int) -> bytes:
+    """A packed set without points: holds a variant's place when it found none."""
+    return _HEADER.pack(width, height, 0)
+
+
 def split(values: bytes) -> list[bytes]:
     """Packed values stored one after the other (the store concatenates variants)."""
     out: list[bytes] = []
@@ -207,10 +225,12 @@ def split(values: bytes) -> list[bytes]:
 class Keypoints(ImageSignal):
     """Stored ORB keypoints: never indexed, read to verify candidates found by other kinds.
 
-    The value holds the picture's features, the one variant those of its mirror image: with
+    The value holds the picture's features, the first variant those of its mirror image: with
     both, a stored picture can be the *query* of a verification (triage of material already
-    ingested) and still find a mirrored copy, without its pixels. They are exactly what
-    :func:`vident.match.geometry.query_features` computes from the pixels.
+    ingested) and still find a mirrored copy, without its pixels. The second variant is the
+    dense set (:func:`dense`): a picture of which another is a heavy crop or a tile is matched
+    at the crop's scale. They are exactly what :func:`vident.match.geometry.query_features`
+    computes from the pixels. Values of version 1 have no dense set and are still read.
     """
 
     name = "keypoints"
@@ -226,7 +246,11 @@ class Keypoints(ImageSignal):
         if len(features):
             mirror = np.ascontiguousarray(grey[:, ::-1])
             mirrored = detect_grey(mirror, image.width, image.height, STORED_POINTS, mirrored=True)
-            variants = (pack(mirrored),) if len(mirrored) else ()
+            many = dense(image.pixels, image.width, image.height)
+            variants = (
+                pack(mirrored) or empty_value(image.width, image.height),
+                pack(many) or empty_value(image.width, image.height),
+            )
         return SignalValue(
             kind=self.name,
             version=self.version,

@@ -55,6 +55,8 @@ def reason_text(reason: ReasonOut | None) -> str:
         text = _("%(how)s: like stored material") % {"how": how}
     if reason.series:
         text += _(" (series %(series)s)") % {"series": reason.series}
+    if reason.where:
+        text += f"; {reason.where}"
     return text
 
 

@@ -35,6 +35,7 @@
     if (reason.series) parts.push(t("search.series", { name: reason.series }));
     if (reason.source) parts.push(t("search.source", { name: reason.source }));
     if (reason.identified) parts.push(t("search.identified", { name: reason.identified }));
+    if (reason.where) parts.push(reason.where);
     return parts.join(" · ");
   }
 
