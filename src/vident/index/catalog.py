@@ -1,4 +1,4 @@
-"""Every index of a data directory in one place: the PDQ index and the vector indexes.
+"""Every index of a data directory in one place: the PDQ, vector and keypoint-vote indexes.
 
 All are caches of the store; :func:`open_indexes` catches each one up, :func:`rebuild_all`
 throws them away and reads the store again. A long-running process (the API server) keeps
@@ -15,7 +15,8 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from vident.config import Settings
-from vident.index import near, vectors
+from vident.index import features, near, vectors
+from vident.index.features import FeatureIndex
 from vident.index.near import NearIndex, open_all
 from vident.index.vectors import RowSource, VectorStoreIndex
 from vident.signals.base import VectorSignal
@@ -37,10 +38,14 @@ class Indexes:
     near: dict[str, NearIndex]
     scene: VectorStoreIndex | None
     face: VectorStoreIndex | None
+    #: Stored ORB descriptors, voting for candidates the scene embedding misses (collages).
+    features: FeatureIndex | None = None
 
     def all(self) -> list[StoreCache]:
         found: list[StoreCache] = list(self.near.values())
         found.extend(i for i in (self.scene, self.face) if i is not None)
+        if self.features is not None:
+            found.append(self.features)
         return found
 
     def save(self) -> None:
@@ -71,6 +76,7 @@ def open_indexes(session: Session, settings: Settings) -> Indexes:
         near=open_all(session, root, settings.pdq_min_quality),
         scene=VectorStoreIndex.open(session, root, sources["scene"]),
         face=VectorStoreIndex.open(session, root, sources["face"]),
+        features=FeatureIndex.open(session, root),
     )
 
 
@@ -81,6 +87,7 @@ _Key = tuple[str, str, int, tuple[str, ...]]
 def _key(settings: Settings) -> _Key:
     kinds = [f"{kind.name}-v{kind.version}" for kind in near_kinds()]
     kinds += [f"{name}-{source.kind.model}" for name, source in vector_sources().items()]
+    kinds.append(FeatureIndex.directory_for(Path()).name)
     return (
         settings.database_url,
         str(settings.index_dir.resolve()),
@@ -134,4 +141,5 @@ def rebuild_all(session: Session, settings: Settings) -> dict[str, int]:
     }
     for name, source in vector_sources().items():
         sizes[name] = len(vectors.rebuild(session, root, source))
+    sizes[features.NAME] = len(features.rebuild(session, root))
     return sizes
