@@ -162,7 +162,7 @@ def test_the_command_line_shows_the_region(api: Api, world: dict[str, Any]) -> N
     """``vident triage`` and ``vident similar`` print where the known picture lies."""
     ingest_source(api.ctx, world["seizure"], "B", workers=1)
     settings = api.ctx.settings
-    data = ["--data", str(settings.data), "--db", settings.db]
+    data = ["--data", str(settings.data), "--db", str(settings.db)]
     result = runner.invoke(app, [*data, "triage", "--source", "B"])
     assert result.exit_code == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "collage.jpg" in line]
