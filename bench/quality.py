@@ -47,9 +47,12 @@ def near() -> dict[str, Any]:
     from bench import quality_near
 
     corpus = quality_near.load_corpus()
+    with quality_near.Workers(2, quality_near.CORPUS, None) as workers:
+        figures = quality_near.run(corpus, workers, log=False)
     return {
-        "recall": quality_near.near_duplicate_recall(corpus),
-        "geometry_only_other_angle": quality_near.other_angle_rerank(corpus),
+        "recall": figures["near"],
+        "geometry_only_other_angle": figures["other_angle"],
+        "cost": figures["cost"],
     }
 
 

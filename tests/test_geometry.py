@@ -122,9 +122,10 @@ def test_a_rotated_off_centre_crop_is_a_duplicate_with_its_region_and_turn(
 
 
 def test_another_viewpoint_is_the_same_scene(original: Image.Image, stored: Candidate) -> None:
-    """Corners moved by up to 15%: straight lines converge as only a homography follows."""
+    """Corners moved by up to 22%: straight lines converge as only a homography follows. (A
+    milder tilt, a photo of a printed picture, is explained by an affine map: a duplicate.)"""
     w, h = original.size
-    src = np.float32([[w * 0.1, h * 0.1], [w * 0.85, h * 0.05], [w * 0.95, h * 0.9], [0, h]])
+    src = np.float32([[w * 0.22, h * 0.2], [w * 0.8, h * 0.02], [w, h * 0.95], [0, h * 0.8]])
     dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     warped = cv2.warpPerspective(
         np.asarray(original), cv2.getPerspectiveTransform(src, dst), (w, h)

@@ -281,27 +281,39 @@ class FeatureIndex:
             ).all()
             if not rows:
                 break
-            codes: list[Codes] = []
-            refs: list[npt.NDArray[np.int64]] = []
+            batch: list[tuple[int, LocalFeatures]] = []
             for row_id, value in rows:
                 try:
-                    features = unpack(bytes(value))
+                    batch.append((row_id, unpack(bytes(value))))
                 except ValueError:  # a malformed value says nothing; skip it
                     continue
-                if not len(features):
-                    continue
-                chosen = features.descriptors[sample(len(features), self.per_picture)]
-                codes.append(chosen)
-                refs.append(np.full(len(chosen), row_id, dtype=np.int64))
-                added += 1
-            if codes:
-                with self._lock:
-                    self._codes.extend(np.concatenate(codes))
-                    self._refs.extend(np.concatenate(refs))
+            added += self._extend(batch)
             self.watermark = int(rows[-1][0])
             self._dirty = True
         self._update_ivf()
         return added
+
+    def add(self, pictures: Sequence[tuple[int, LocalFeatures]]) -> int:
+        """Index features under refs of the caller's choosing, outside any store (the quality
+        benchmark votes among corpus pictures so); returns how many had points."""
+        added = self._extend(pictures)
+        self._update_ivf()
+        return added
+
+    def _extend(self, pictures: Sequence[tuple[int, LocalFeatures]]) -> int:
+        codes: list[Codes] = []
+        refs: list[npt.NDArray[np.int64]] = []
+        for ref, features in pictures:
+            if not len(features):
+                continue
+            chosen = features.descriptors[sample(len(features), self.per_picture)]
+            codes.append(chosen)
+            refs.append(np.full(len(chosen), ref, dtype=np.int64))
+        if codes:
+            with self._lock:
+                self._codes.extend(np.concatenate(codes))
+                self._refs.extend(np.concatenate(refs))
+        return len(codes)
 
     def votes(self, descriptors: Codes) -> dict[int, int]:
         """Votes of one feature set: each descriptor whose nearest stored descriptor is within
