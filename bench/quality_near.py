@@ -85,10 +85,10 @@ from vident.match.geometry import (
     best_match,
     classify,
     duplicate_fit,
-    measure,
     query_features,
     rerank,
     stored_candidate,
+    weigh,
 )
 from vident.match.links import VOTED_CANDIDATES
 from vident.media.errors import MediaError
@@ -438,18 +438,18 @@ def record(query: Query, source: int, corpus: list[Picture], edit: str = "") -> 
         phash=[int(query.phash - p.phash) for p in corpus],
         pdq_ok=[pdq_match(query, p) for p in corpus],
     )
-    frames = [LocalFeatures.empty(f.width, f.height, mirrored=f.mirrored) for f in query.features]
     for j, picture in enumerate(corpus):
-        found = [
-            (frame, e)
-            for frame, feats in zip(frames, query.features, strict=True)
-            if (e := measure(feats, picture.features)) is not None
-        ]
+        match, found = weigh(query.features, picture.candidate)
         if found:
-            rec.evidence[j] = found
-            if (match := best_match(query.features, picture.candidate)) is not None:
-                rec.verified[j] = match
+            # Frames only: the points are not needed again and would fill the records.
+            rec.evidence[j] = [(_frame_of(f), e) for f, e in found]
+        if match is not None:
+            rec.verified[j] = match
     return rec
+
+
+def _frame_of(features: LocalFeatures) -> LocalFeatures:
+    return LocalFeatures.empty(features.width, features.height, mirrored=features.mirrored)
 
 
 def edited(corpus: list[Picture], source: int, edit: str) -> Edited:
@@ -546,21 +546,10 @@ def _pair_task(i: int) -> list[PairRow]:
     for j, b in enumerate(_CORPUS):
         if i == j:
             continue
-        best: GeometricMatch | None = None
-        strongest: float | None = None
-        for f in feats:
-            evidence = measure(f, b.features)
-            if evidence is None:
-                continue
-            found = classify(evidence, f)
-            if found is not None and (best is None or _rank(found) > _rank(best)):
-                best = found
-            level = _agreement(evidence)
-            if level is not None and (strongest is None or level > strongest):
-                strongest = level
-        if best is not None:
-            # What triage decides: every set, the stored dense set, a viewpoint overruling.
-            best = best_match(feats, b.candidate)
+        # What triage decides: every set, the stored dense set, a viewpoint overruling.
+        best, found = weigh(feats, b.candidate)
+        levels = [level for _, e in found if (level := _agreement(e)) is not None]
+        strongest = max(levels, default=None)
         if best is not None or strongest is not None:
             rows.append(
                 (

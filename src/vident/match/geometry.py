@@ -1,35 +1,39 @@
 """Geometric verification of local features: is the candidate the same picture, or place?
 
-Candidates come from cheap signals (PDQ, the scene embedding); this module decides, from the
-stored keypoints alone (:mod:`vident.signals.keypoints`), whether a query and a candidate
-show the same physical content, and how:
+Candidates come from cheap signals (the scene embedding's neighbours, keypoint votes); this
+module decides, from the stored keypoints alone (:mod:`vident.signals.keypoints`), whether a
+query and a candidate show the same physical content, and how:
 
-* ``"duplicate"``: a near-similarity transform (scale, a tilt of a few degrees or a right
-  angle, translation, optionally a mirror) maps most of each picture onto most of the other:
-  the same picture resized, recompressed, cropped by up to ~20% per side, rotated, flipped,
-  or partly painted over;
-* ``"same_scene"``: many keypoints agree on one homography, but the views differ (a part of
-  the picture, another angle, a perspective change): the same place or object.
+* ``"duplicate"``: the same picture, however redistributed. A similarity (turn by any angle,
+  scale, shift) or an affine map (also a stretch) explains the matches, and one picture lies
+  (almost) wholly inside the other: the query a crop of the candidate, down to a quarter of
+  it (``region`` says which part), or the candidate inside the query, as in a screenshot, a
+  collage tile or a picture pasted into another (``query_region`` says where). Resized,
+  recompressed, graded, captioned, mirrored copies are the simple case of this;
+* ``"same_scene"``: many keypoints agree on one homography that no affine map follows
+  (:func:`_affine_share`): another viewpoint of the same place or object, or a part of it
+  that neither picture contains.
 
 Matching is Lowe's ratio test on Hamming distances (one query point per candidate point),
-then RANSAC twice: a 4-parameter similarity and a full homography (USAC MAGSAC++) for the
-changed view. Inlier counts alone are not enough: on the shared corpus, different photos of
-one person in the same pose (the deepface set's aligned portraits) line up 40-50 similarity
-inliers covering 85-95% of each other. Two agreement tests separate them from edited copies:
+then RANSAC three times: a 4-parameter similarity, a 6-parameter affine map, and a full
+homography (USAC MAGSAC++). Inlier counts alone are not enough: on the shared corpus,
+different photos of one person in the same pose (the deepface set's aligned portraits) line
+up 40-50 similarity inliers covering 85-95% of each other. Two agreement tests separate them
+from edited copies:
 
 * **repeat**: inliers over the keypoints either side holds in the overlap. An edited copy
-  re-finds a good share of its keypoints (median 0.52 over all corpus edits); another photo
-  agrees on a few (highest 0.101, ``img5.jpg`` against ``img10.jpg``);
+  re-finds a good share of its keypoints; another photo agrees on a few;
 * **spread**: the area the inliers span over the area the candidate's keypoints span, both
   inside the overlap. An edited copy agrees wherever it has keypoints; another photo of a
-  similar subject agrees on one patch (the face): highest 0.20.
+  similar subject agrees on one patch (the face).
 
-A duplicate needs a repeat of :data:`STRONG_REPEAT` (0.2, twice the highest false one), or a
-repeat of :data:`MIN_DUPLICATE_REPEAT` with a spread of :data:`MIN_DUPLICATE_SPREAD` (0.25,
-above the highest false 0.20; the unrelated fit with repeat 0.101 has a spread of 0.12).
-The true duplicates this loses are edits of the corpus's 100-pixel camera thumbnails cropped
-and halved to about 45 pixels; PDQ finds some of them. ``python -m bench.quality_near``
-prints these margins with every run.
+:func:`agreement` folds both into one number against :data:`STRONG_REPEAT`,
+:data:`MIN_DUPLICATE_REPEAT` and :data:`MIN_DUPLICATE_SPREAD`; a duplicate needs
+:data:`DUPLICATE_AGREEMENT`. Over every ordered pair of different corpus pictures the
+strongest duplicate-shaped fit reaches 0.58, and ``python -m bench.quality_near`` prints
+that margin, and the weakest true duplicate's, with every run. Copies across a large change
+of scale re-find fewer points: a query carries a dense set (more points at a larger size),
+and a candidate's dense set is asked when the query shows a part of it enlarged.
 """
 
 from __future__ import annotations
@@ -71,16 +75,17 @@ RATIO: Final = 0.8
 REPROJ: Final = 8.0
 #: Ratio-test matches below which no fit is tried.
 MIN_MATCHES: Final = 8
-#: Similarity inliers needed for a duplicate.
+#: Similarity or affine inliers needed for a duplicate.
 MIN_DUPLICATE_INLIERS: Final = 15
 #: Homography inliers needed for the same scene.
 MIN_SCENE_INLIERS: Final = 20
 #: Inliers over ratio-test matches: below this the agreement is likely chance.
 MIN_INLIER_RATIO: Final = 0.2
-#: One picture must lie (almost) wholly inside the other for a duplicate: the query inside the
+#: One picture must lie mostly inside the other for a duplicate: the query inside the
 #: candidate (a crop, however heavy) or the candidate inside the query (a screenshot, a
-#: collage tile, a picture pasted into another). Borders a turn leaves and JPEG edges cost a
-#: few per cent.
+#: collage tile, a picture pasted into another). A turned crop with a caption band added
+#: leaves 0.73 of the query on the candidate; two views of one place with a part each
+#: cannot both be contained.
 MIN_CONTAINED: Final = 0.65
 #: ...and the smaller must still be this share of the larger: a crop keeping a quarter of the
 #: picture is 0.25, one tile of a 3 x 3 collage about 0.09; below it the agreement of a few
@@ -105,8 +110,8 @@ DUPLICATE_AGREEMENT: Final = 0.8
 #: (of 276 other-angle queries against 146 pictures), and lose no top-1 rank.
 MIN_SCENE_REPEAT: Final = 0.05
 MIN_SCENE_SPREAD: Final = 0.2
-#: A duplicate's map must explain nearly every point the best homography explains: another
-#: viewpoint bends straight lines the way only a homography follows, an edited copy does not.
+#: Share of the homography's inliers one affine map must explain (:func:`_affine_share`) for
+#: a duplicate: another viewpoint bends straight lines the way only a homography follows.
 MIN_AFFINE_SHARE: Final = 0.85
 #: Most stretch of an affine duplicate (ratio of its two scales): a picture squeezed to 78% of
 #: its height is 1.28; beyond 1.6 a fit is more likely a turned plane (another viewpoint).
@@ -483,15 +488,25 @@ def best_match(
     homography inliers than the duplicate has, which no affine map explains): the sets see
     the picture at different scales, and the one with more agreeing points is trusted.
     """
+    return weigh(query_feats, candidate)[0]
+
+
+def weigh(
+    query_feats: Sequence[LocalFeatures], candidate: LocalFeatures | Candidate
+) -> tuple[GeometricMatch | None, list[tuple[LocalFeatures, Evidence]]]:
+    """:func:`best_match`, and the evidence of each query set against the candidate's
+    features (the quality benchmark studies it without measuring twice)."""
     if isinstance(candidate, LocalFeatures):
         candidate = Candidate(candidate)
     found: list[GeometricMatch] = []
+    evidences: list[tuple[LocalFeatures, Evidence]] = []
     viewpoint: GeometricMatch | None = None
     enlarged = False
     for feats in query_feats:
         evidence = measure(feats, candidate.features)
         if evidence is None:
             continue
+        evidences.append((feats, evidence))
         sim = evidence.similarity
         enlarged |= sim.inliers >= MIN_MATCHES and 0 < sim.scale <= DENSE_BELOW_SCALE
         match = classify(evidence, feats)
@@ -507,7 +522,7 @@ def best_match(
                 found.append(match)
     if viewpoint is not None:
         found = [m for m in found if m.relation != "duplicate" or m.inliers > viewpoint.inliers]
-    return max(found, key=_rank, default=None)
+    return max(found, key=_rank, default=None), evidences
 
 
 def _other_view(evidence: Evidence) -> bool:
