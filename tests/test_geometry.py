@@ -151,11 +151,13 @@ def test_a_quarter_of_the_picture_is_a_duplicate(corner: tuple[int, int]) -> Non
     assert abs(rx - x) < 6 and abs(ry - y) < 6
 
 
-def test_a_collage_tile_is_a_duplicate_with_the_tile_in_the_reason(
-    original: Image.Image, stored: Candidate
-) -> None:
-    """The picture as one tile of a 2 x 2 sheet of generated photos: the candidate lies inside
-    the query, and the query region is the tile."""
+def test_a_collage_tile_is_a_duplicate_with_the_tile_in_the_reason() -> None:
+    """A street photo as one tile of a 2 x 2 sheet of generated photos: the candidate lies
+    inside the query, and the query region is the tile."""
+    data = (CORPUS / "exif/gps/DSCN0010.jpg").read_bytes()
+    value = Keypoints().compute(_decode(data))
+    stored = stored_candidate(value.value, b"".join(value.variants))
+    original = decode_image(data, Limits(), target=None).pixels
     tile = 600
     sheet = Image.new("RGB", (2 * tile, 2 * tile), "white")
     for n in range(3):
