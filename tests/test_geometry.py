@@ -125,8 +125,10 @@ def test_another_viewpoint_is_the_same_scene(original: Image.Image, stored: Cand
     """Corners moved by up to 22%: straight lines converge as only a homography follows. (A
     milder tilt, a photo of a printed picture, is explained by an affine map: a duplicate.)"""
     w, h = original.size
-    src = np.float32([[w * 0.22, h * 0.2], [w * 0.8, h * 0.02], [w, h * 0.95], [0, h * 0.8]])
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array(
+        [[w * 0.22, h * 0.2], [w * 0.8, h * 0.02], [w, h * 0.95], [0, h * 0.8]], np.float32
+    )
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     warped = cv2.warpPerspective(
         np.asarray(original), cv2.getPerspectiveTransform(src, dst), (w, h)
     )
@@ -200,7 +202,7 @@ def test_different_corpus_scenes_do_not_verify(stored: Candidate) -> None:
 def test_rerank_puts_the_verified_candidate_first(original: Image.Image, stored: Candidate) -> None:
     others = [_stored(_decode((CORPUS / n).read_bytes())) for n in OTHERS]
     # The scene embedding ranked the true picture last; geometry must lift it to the top.
-    candidates = [
+    candidates: list[tuple[str, LocalFeatures | Candidate, float]] = [
         (name, f, 0.9 - i / 10) for i, (name, f) in enumerate(zip(OTHERS, others, strict=True))
     ]
     candidates.append((SCENE, stored, 0.1))
@@ -240,8 +242,8 @@ def test_nothing_to_match_gives_none(stored: Candidate) -> None:
     flat = _decode(_png(Image.new("RGB", (300, 200), (90, 90, 90))))
     assert query_features(flat) == []
     assert best_match([], stored) is None
-    assert verify(LocalFeatures.empty(300, 200), stored) is None
-    assert verify(stored, LocalFeatures.empty()) is None
+    assert verify(LocalFeatures.empty(300, 200), stored.features) is None
+    assert verify(stored.features, LocalFeatures.empty()) is None
 
 
 def test_a_region_outside_the_picture_is_refused(original: Image.Image) -> None:
