@@ -143,3 +143,15 @@ def test_every_edit_class_is_known_and_the_cli_refuses_others() -> None:
 
 def test_the_corpus_root_is_the_tests_one() -> None:
     assert Path(quality_near.CORPUS).resolve() == CORPUS.resolve()
+
+
+def test_recall_only_finds_what_the_full_run_finds(figures: dict[str, Any], tmp_path: Path) -> None:
+    """The quick mode verifies each query against its true pictures alone: the same recall."""
+    out = tmp_path / "recall.json"
+    argv = ["--recall-only", "--limit", str(LIMIT), "--workers", "1", "--edits", UNEVEN, COLLAGE]
+    assert quality_near.main([*argv, "--json", str(out)]) == 0
+    recalls = json.loads(out.read_text())
+    for edit in (UNEVEN, COLLAGE):
+        full = figures["near"]["per_edit"][edit]
+        for signal in ("pdq", "geometry", "vident"):
+            assert recalls[edit][signal] == pytest.approx(full[signal]["recall"]), (edit, signal)
