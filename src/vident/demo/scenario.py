@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from PIL.ExifTags import IFD, Base
 
@@ -114,10 +115,13 @@ NOT_IN_POOL = ("faces/kit_harington", "faces/_group", "faces/biden", "faces/obam
 
 #: The other-angle item: the picture turned this many degrees about a point off its centre
 #: (fractions of width and height), then the largest window of its shape, at most this
-#: fraction of its size, that stays inside the picture.
+#: fraction of its size, that stays inside the picture, then seen from the side: the
+#: window's corners (fractions of it) pulled to the frame's. A turned crop alone is the same
+#: picture (a duplicate); only a view no affine map follows is another angle.
 ANGLE_DEGREES = 15.0
 ANGLE_CENTRE = (0.62, 0.58)
 ANGLE_MAX_SCALE = 0.7
+ANGLE_CORNERS = ((0.22, 0.2), (0.8, 0.02), (1.0, 0.95), (0.0, 0.8))
 #: The crop item: this fraction of the width and of the height cut from every side.
 CROP_SIDE = 0.10
 #: A made item is used only if local features find it with this many times the inliers the
@@ -418,7 +422,29 @@ def other_angle(image: Image.Image, degrees: float = ANGLE_DEGREES) -> bytes:
     )
     turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC, center=(cx, cy))
     a, b = width * scale / 2, height * scale / 2
-    return _save(turned.crop((round(cx - a), round(cy - b), round(cx + a), round(cy + b))))
+    window = turned.crop((round(cx - a), round(cy - b), round(cx + a), round(cy + b)))
+    return _save(_from_the_side(window))
+
+
+def _from_the_side(image: Image.Image) -> Image.Image:
+    """The picture as a camera beside it sees it: :data:`ANGLE_CORNERS` of it fill the frame
+    (Pillow's perspective transform, coefficients solved for the four corners)."""
+    w, h = image.size
+    frame = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+    corners = [(fx * w, fy * h) for fx, fy in ANGLE_CORNERS]
+    rows: list[list[float]] = []
+    values: list[float] = []
+    for (x, y), (u, v) in zip(frame, corners, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        values += [u, v]
+    coefficients = np.linalg.solve(np.array(rows), np.array(values))
+    return image.transform(
+        (w, h),
+        Image.Transform.PERSPECTIVE,
+        tuple(float(c) for c in coefficients),
+        Image.Resampling.BICUBIC,
+    )
 
 
 def local_match(original: bytes, copy: bytes) -> tuple[str, int] | None:
