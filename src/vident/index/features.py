@@ -115,7 +115,7 @@ RATIO: Final = 0.8
 MIN_VOTES: Final = 4
 #: Bits of one descriptor.
 BITS: Final = DESCRIPTOR_BYTES * 8
-#: Query descriptors up to this are searched on one thread (see :func:`_one_thread`).
+#: Query descriptors up to this are searched on one thread (see :func:`one_thread`).
 ONE_THREAD_MAX: Final = 4096
 #: The name of the snapshot's folder, before version and model.
 NAME: Final = "keypoints-votes"
@@ -148,8 +148,9 @@ def sample(count: int, per_picture: int = PER_PICTURE) -> npt.NDArray[np.int64]:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run faiss on the calling thread only: for a query's few thousand descriptors OpenMP's
+def one_thread() -> Iterator[None]:
+    """Run faiss on the calling thread only (here and in :mod:`vident.match.geometry`): for a
+    query's few thousand descriptors OpenMP's
     start-up and, on a busy machine, its spinning threads cost more than the work (1,000
     queries against 256,000 codes: 0.8 s on one thread, 2.4 s on two)."""
     previous = faiss.omp_get_max_threads()
@@ -324,7 +325,7 @@ class FeatureIndex:
             return {}
         query = np.ascontiguousarray(descriptors, dtype=np.uint8)
         k = min(2, len(stored))
-        with _one_thread() if len(query) <= ONE_THREAD_MAX else nullcontext():
+        with one_thread() if len(query) <= ONE_THREAD_MAX else nullcontext():
             if ivf is not None:
                 distances, nearest = ivf.search(query, k)
             else:

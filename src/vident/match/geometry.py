@@ -40,8 +40,7 @@ and a candidate's dense set is asked when the query shows a part of it enlarged.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
@@ -51,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from vident.index.features import one_thread
 from vident.media.types import DecodedImage
 from vident.signals.keypoints import (
     MAX_UPSCALE,
@@ -567,18 +567,6 @@ def _unit(features: LocalFeatures) -> float:
     return 1000.0 / max(features.width, features.height, 1)
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run faiss on the calling thread only: for a few hundred descriptors OpenMP's start-up
-    and, on a busy machine, its spinning threads cost ten times the work itself."""
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
 def _ratio_matches(
     query: LocalFeatures, candidate: LocalFeatures
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
@@ -589,7 +577,7 @@ def _ratio_matches(
     """
     if len(candidate) < 2:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    with _one_thread():
+    with one_thread():
         distances, nearest = faiss.knn_hamming(query.descriptors, candidate.descriptors, 2)
     kept = np.flatnonzero(distances[:, 0] < RATIO * distances[:, 1])
     # One query point per candidate point (the closest): a textured candidate point that many
@@ -604,16 +592,7 @@ def _fit_similarity(
     src_u: npt.NDArray[np.float32], dst_u: npt.NDArray[np.float32], qs: float, cs: float
 ) -> tuple[_Mask, _F64 | None, float, float, bool]:
     """(inlier mask, pixel matrix, scale, stretch 1, sane) of a turn, scale and shift."""
-    # The stubs say arrays; OpenCV returns None where no model is found.
-    found: tuple[Any, Any] = cv2.estimateAffinePartial2D(
-        src_u,
-        dst_u,
-        method=cv2.RANSAC,
-        ransacReprojThreshold=REPROJ,
-        maxIters=2000,
-        confidence=0.995,
-    )
-    return _affine_result(found, len(src_u), qs, cs)
+    return _fit_linear(cv2.estimateAffinePartial2D, src_u, dst_u, qs, cs)
 
 
 def _fit_affine(
@@ -621,9 +600,21 @@ def _fit_affine(
 ) -> tuple[_Mask, _F64 | None, float, float, bool]:
     """(inlier mask, pixel matrix, scale, stretch, sane) of a full affine map: a picture
     squeezed or sheared as well as turned and cropped."""
+    return _fit_linear(cv2.estimateAffine2D, src_u, dst_u, qs, cs)
+
+
+def _fit_linear(
+    estimate: Any,
+    src_u: npt.NDArray[np.float32],
+    dst_u: npt.NDArray[np.float32],
+    qs: float,
+    cs: float,
+) -> tuple[_Mask, _F64 | None, float, float, bool]:
+    """One of OpenCV's 2 x 3 estimators by RANSAC, as :func:`_affine_result` reads it."""
     if len(src_u) < 3:
         return np.zeros(len(src_u), bool), None, 0.0, 1.0, True
-    found: tuple[Any, Any] = cv2.estimateAffine2D(
+    # The stubs say arrays; OpenCV returns None where no model is found.
+    found: tuple[Any, Any] = estimate(
         src_u,
         dst_u,
         method=cv2.RANSAC,
