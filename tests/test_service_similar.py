@@ -58,8 +58,12 @@ def test_similar_finds_the_flipped_copy_with_its_reason(ctx: Context, tmp_path: 
         "type",
         "by",
         "score",
+        "verdict",
+        "where",
         "detail",
     }
+    # A PDQ match alone makes the copy near in triage; no local features, so no region.
+    assert (first.verdict, first.where) == ("near", None)
     # The query itself is stored (source "later"): it is never its own result.
     assert all(r.source != "later" for r in found.results)
 
