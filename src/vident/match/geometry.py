@@ -707,9 +707,8 @@ def _overlap(matrix: _F64 | None, query: LocalFeatures, candidate: LocalFeatures
     """The query frame mapped forward onto the candidate, the candidate's mapped back."""
     if matrix is None or not np.all(np.isfinite(matrix)):
         return Overlap()
-    try:
-        inverse: _F64 = np.linalg.inv(matrix).astype(np.float64)
-    except np.linalg.LinAlgError:
+    inverse = _inverse(matrix)
+    if inverse is None:
         return Overlap()
     cov_c, in_c = _covered(matrix, query, candidate)
     cov_q, in_q = _covered(inverse, candidate, query)
@@ -775,6 +774,7 @@ def _result(
 
 
 def _inverse(matrix: _F64) -> _F64 | None:
+    """The inverse map, or None for a singular one."""
     try:
         found: _F64 = np.linalg.inv(matrix).astype(np.float64)
     except np.linalg.LinAlgError:
