@@ -76,7 +76,7 @@ def names(browser: Browser, workspace: Workspace) -> Iterator[dict[str, str]]:
         request = context.request
         headers = {
             "X-CSRF-Token": workspace.csrf("ana"),
-            "Cookie": f"{COOKIE}={workspace.sessions['ana']}",
+            "Cookie": f"{COOKIE}={workspace.session('ana')}",
         }
         if request.get(f"/api/v1/cases/{CASE}", headers=headers).status == 404:
             opened = request.post("/api/v1/cases", data={"name": CASE}, headers=headers)

@@ -181,3 +181,20 @@ def test_a_new_account_sets_up_its_authenticator_at_first_sign_in(
         page.get_by_role("link", name="continue to the dashboard").click()
         page.wait_for_url(f"{workspace.base}/")
         expect(page.locator(".who")).to_contain_text(name)
+
+
+def test_a_stale_workspace_session_is_signed_in_again_and_the_tab_uses_it(
+    browser: Browser, workspace: Workspace
+) -> None:
+    """A full run reaches its last page tests long after the workspace signed everyone in:
+    a session unused for most of the 30 idle minutes is replaced before a tab gets it."""
+    before = workspace.session("audrey")
+    assert workspace.session("audrey") == before  # fresh: handed out again as it is
+    workspace.handed_out["audrey"] -= 20 * 60
+    after = workspace.session("audrey")
+    assert after != before
+    with workspace.tab(browser, "audrey") as tab:
+        tab.page.goto("/")
+        expect(tab.page.get_by_role("button", name="Sign out")).to_be_visible()
+        cookies = {c["name"]: c["value"] for c in tab.page.context.cookies()}
+        assert cookies[COOKIE] == after

@@ -5,7 +5,9 @@ with a person and a place, a video) is built and ingested once per test session 
 temporary data directory, then served by the real app on a loopback port. Accounts of every
 role are made by the service layer and each signs in once through the real login use case
 (a TOTP code may be used only once, so tests share the sessions): a test opens a tab already
-signed in as the role it needs with :meth:`Workspace.tab`.
+signed in as the role it needs with :meth:`Workspace.tab`. A session left unused for most of
+the server's 30 idle minutes (a full run reaches its last page tests long after its first) is
+signed in again before it is handed out.
 
 The fixtures ``workspace`` and ``browser`` are registered in ``tests/conftest.py``, so every test
 module shares one workspace per test session (a fixture imported into each module would be a
@@ -18,6 +20,7 @@ import contextlib
 import fcntl
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -31,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
-import pyotp
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from PIL.ExifTags import Base
@@ -40,6 +42,7 @@ from tests.browser import Watched, chromium, live_server, missing_browser, watch
 from vident.config import Settings
 from vident.demo.__main__ import run as run_demo
 from vident.demo.synthetic import photo_like
+from vident.security.totp import code_at, current_step
 from vident.service.agencies import add_agency
 from vident.service.context import Role, local_operator, open_context
 from vident.service.sessions import login
@@ -54,6 +57,9 @@ if TYPE_CHECKING:
 PASSWORD = "a fine long password for tests"
 AGENCY = "Kripo Berlin"
 OTHER_AGENCY = "Met"
+#: A session handed out this long ago (seconds) is signed in again first: the server ends one
+#: after 30 idle minutes, and a test that took it may have used it up to its end.
+STALE_SESSION = 15 * 60
 #: A seizure whose names, EXIF and printed text are markup, as a hostile device's could be.
 HOSTILE_SOURCE = "hostile-seizure"
 #: What a page must show as text and never run (each would open a dialog or fail the CSP).
@@ -90,14 +96,41 @@ class Workspace:
     sessions: dict[str, str] = field(default_factory=dict)
     #: username -> TOTP secret, for tests that sign in through the form themselves.
     totp: dict[str, str] = field(default_factory=dict)
+    #: username -> the newest TOTP step used for it (a code is never accepted twice).
+    steps: dict[str, int] = field(default_factory=dict)
+    #: username -> when its session was last handed out (``time.monotonic()``).
+    handed_out: dict[str, float] = field(default_factory=dict)
+
+    def session(self, username: str) -> str:
+        """The session secret of ``username``, signed in again first when it went unused
+        long enough that the server may end it before the test is done with it."""
+        if time.monotonic() - self.handed_out.get(username, -math.inf) > STALE_SESSION:
+            self.sign_in(username)
+        self.handed_out[username] = time.monotonic()
+        return self.sessions[username]
+
+    def sign_in(self, username: str) -> None:
+        """A new session for ``username`` through the real login use case, with a code of a
+        step not used before (waiting for it when the next one is taken)."""
+        step = max(current_step(), self.steps.get(username, -1) + 1)
+        while step > current_step() + 1:
+            time.sleep(1)
+        ctx = open_context(self.settings, local_operator(self.settings))
+        try:
+            code = code_at(self.totp[username], step)
+            self.sessions[username] = login(ctx, username, PASSWORD, code).secret
+        finally:
+            ctx.close()
+        self.steps[username] = step
 
     def csrf(self, username: str) -> str:
-        return csrf_token(self.sessions[username])
+        return csrf_token(self.session(username))
 
     def code(self, username: str) -> str:
-        """A one-time code a sign-in form accepts now: the next time step's, since the
-        fixture's own sign-in used this step's and a code is never accepted twice."""
-        return pyotp.TOTP(self.totp[username]).at(time.time() + 30)
+        """A one-time code a sign-in form accepts now, of a step not used before."""
+        step = max(current_step() + 1, self.steps.get(username, -1) + 1)
+        self.steps[username] = step
+        return code_at(self.totp[username], step)
 
     @contextmanager
     def tab(self, browser: Browser, username: str | None = "ana") -> Iterator[Watched]:
@@ -108,8 +141,9 @@ class Workspace:
         """
         with watched_page(browser, self.base) as watched:
             if username is not None:
+                secret = self.session(username)
                 watched.page.context.add_cookies(
-                    [{"name": COOKIE, "value": self.sessions[username], "url": self.base}]
+                    [{"name": COOKIE, "value": secret, "url": self.base}]
                 )
             yield watched
             assert watched.blocked == [], f"the page reached elsewhere: {watched.blocked}"
@@ -197,14 +231,9 @@ def served_workspace(data: Path) -> Iterator[Workspace]:
     with live_server(create_app(settings)) as base:
         served = Workspace(base=base, data=data, settings=settings, expected=expected)
         served.totp = secrets
-        ctx = open_context(settings, local_operator(settings))
-        try:
-            for username, secret in secrets.items():
-                code = pyotp.TOTP(secret).now()
-                opened = login(ctx, username, PASSWORD, code)
-                served.sessions[username] = opened.secret
-        finally:
-            ctx.close()
+        for username in secrets:
+            served.sign_in(username)
+            served.handed_out[username] = time.monotonic()
         yield served
 
 
