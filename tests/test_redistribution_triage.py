@@ -73,6 +73,23 @@ def collage(original: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
     return sheet, (tile, tile)
 
 
+def nine_tiles(original: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """The picture as the centre tile of a 3 x 3 sheet on white (8-pixel gutters), among
+    eight unrelated generated photos; also its box. One tile holds too few of the sheet's
+    keypoints: only the tile's own set (a panel) finds it."""
+    tile, gutter = 400, 8
+    sheet = Image.new("RGB", (3 * tile, 3 * tile), "white")
+    box = (0, 0, 0, 0)
+    for n in range(9):
+        picture = original if n == 4 else photo_like(640, 480, 80 + n)
+        shown = picture.resize((tile - gutter, round((tile - gutter) * 3 / 4)))
+        x, y = (n % 3) * tile + gutter // 2, (n // 3) * tile + (tile - shown.height) // 2
+        sheet.paste(shown, (x, y))
+        if n == 4:
+            box = (x, y, shown.width, shown.height)
+    return sheet, box
+
+
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
     with api_over(settings) as made:
@@ -89,14 +106,22 @@ def world(api: Api, tmp_path: Path) -> dict[str, Any]:
     first = Image.open(paths[0]).convert("RGB")
     seizure = tmp_path / "b"
     sheet, tile = collage(first)
+    nine, centre = nine_tiles(first)
     files = {
         "crop.jpg": _save(heavy_crop(first), seizure / "crop.jpg"),
         "turned.jpg": _save(turned_crop(first), seizure / "turned.jpg"),
         "screenshot.jpg": _save(screenshot(first), seizure / "screenshot.jpg"),
         "collage.jpg": _save(sheet, seizure / "collage.jpg"),
+        "nine.jpg": _save(nine, seizure / "nine.jpg"),
         "other.jpg": write_jpeg(seizure / "other.jpg", 99, (800, 600)),
     }
-    return {"original": paths[0], "seizure": seizure, "files": files, "tile": tile}
+    return {
+        "original": paths[0],
+        "seizure": seizure,
+        "files": files,
+        "tile": tile,
+        "centre": centre,
+    }
 
 
 EXPECTED = {
@@ -104,6 +129,7 @@ EXPECTED = {
     "turned.jpg": "near",
     "screenshot.jpg": "near",
     "collage.jpg": "near",
+    "nine.jpg": "near",
     "other.jpg": "new",
 }
 
@@ -151,11 +177,13 @@ def test_redistributed_copies_are_near_everywhere_with_the_region(
     x, y, w, h = crop_reason["detail"]["region"]
     assert abs(x - 200) < 8 and abs(y - 60) < 8 and abs(w - 560) < 10 and abs(h - 420) < 10
     assert "turned 8 degrees" in items["turned.jpg"]["reasons"][0]["where"]
-    for name in ("screenshot.jpg", "collage.jpg"):
+    for name in ("screenshot.jpg", "collage.jpg", "nine.jpg"):
         assert "lies inside it" in items[name]["reasons"][0]["where"], name
     tx, ty, tw, _ = items["collage.jpg"]["reasons"][0]["detail"]["query_region"]
     assert abs(tx - world["tile"][0]) < 12 and abs(ty - world["tile"][1]) < 12
     assert abs(tw - 600) < 16
+    found = items["nine.jpg"]["reasons"][0]["detail"]["query_region"]
+    assert all(abs(a - b) < 12 for a, b in zip(found, world["centre"], strict=True)), found
 
 
 def test_the_command_line_shows_the_region(api: Api, world: dict[str, Any]) -> None:

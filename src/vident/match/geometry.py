@@ -58,6 +58,7 @@ from vident.signals.keypoints import (
     LocalFeatures,
     dense,
     detect_grey,
+    panel_sets,
     split,
     unpack,
     working_grey,
@@ -201,11 +202,12 @@ def query_features(
     image: DecodedImage, region: tuple[int, int, int, int] | None = None
 ) -> list[LocalFeatures]:
     """Features of the query picture (or of ``region``, x, y, w, h in full-picture pixels),
-    of its mirror image, and the dense set (:func:`vident.signals.keypoints.dense`): ORB is
-    not mirror-invariant, so a flipped copy is found only by matching the flipped query, and
-    a picture shown small inside the query (a collage tile, a screenshot) only by the dense
-    set. A small query gets the first two again at a larger scale. Empty results are left
-    out; a ``region`` outside the picture raises ValueError."""
+    of its mirror image, the dense set (:func:`vident.signals.keypoints.dense`) and the panel
+    sets (:func:`vident.signals.keypoints.panel_sets`): ORB is not mirror-invariant, so a
+    flipped copy is found only by matching the flipped query, and a picture shown small inside
+    the query (a collage tile, a screenshot) by the dense set or, set apart by flat bands, by
+    its panel's set. A small query gets the first two again at a larger scale. Empty results
+    are left out; a ``region`` outside the picture raises ValueError."""
     pixels, width, height = image.pixels, image.width, image.height
     if region is not None:
         pixels, width, height = _crop(image, region)
@@ -215,6 +217,7 @@ def query_features(
     out = [first, detect_grey(mirror, width, height, QUERY_POINTS, mirrored=True)]
     if len(first):
         out.append(dense(pixels, width, height))
+        out.extend(panel_sets(pixels, width, height, grey))
     if factor >= MAX_UPSCALE:
         # A small query may be a reduced copy of a small stored picture, which was enlarged
         # up to the limit too: the same content then sits at a scale the stored features
@@ -230,15 +233,15 @@ def query_features(
 def stored_query_features(
     value: bytes, variants: Sequence[bytes] | bytes = ()
 ) -> list[LocalFeatures]:
-    """The query features of a picture already stored: its value, mirrored variant and dense
-    set (concatenated variants as the store keeps them are split). The same as
+    """The query features of a picture already stored: its value, mirrored variant, dense
+    set and panel sets (concatenated variants as the store keeps them are split). The same as
     :func:`query_features` on its pixels but for the enlarged sets of small pictures, so
     triage of stored material needs no pixels. Values stored before the dense set have none."""
     extra = split(variants) if isinstance(variants, bytes) else list(variants)
     out = [unpack(value)]
     if extra:
         out.append(unpack(extra[0], mirrored=True))
-    out.extend(unpack(v) for v in extra[1:2])
+    out.extend(unpack(v) for v in extra[1:])
     return [f for f in out if len(f)]
 
 

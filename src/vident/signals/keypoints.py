@@ -45,6 +45,7 @@ from PIL import Image
 
 from vident.media.types import DecodedImage
 from vident.signals.base import ImageSignal, MatchRule, SignalValue
+from vident.signals.panels import panels
 
 #: Longer side, in pixels, of the grey picture features are computed on.
 WORK_SIDE: Final = 640
@@ -57,6 +58,9 @@ DENSE_SIDE: Final = 1024
 #: collage tiles, 24 2 x 2 and 36 pictures in pictures, against 15, 25 and 36 with 1,500 at
 #: 1,280 px, for about 70% of the time (2,000 at 1,280: 18, 27, 36 at 40% more again).
 DENSE_POINTS: Final = 1200
+#: Keypoints of each panel's set (:func:`panel_sets`): a panel is a picture of its own at the
+#: working size, like a thumbnail query, and 300 points keep a 3 x 3 collage's sets at 100 KB.
+PANEL_POINTS: Final = 300
 #: Shorter side, in pixels, the working picture is given at least (a line of text 400x80 px
 #: would otherwise be too thin for ORB's 31-pixel descriptor patch).
 MIN_SHORT_SIDE: Final = 160
@@ -207,6 +211,32 @@ def dense(pixels: Image.Image, width: int, height: int) -> LocalFeatures:
     return detect_grey(grey, width, height, DENSE_POINTS)
 
 
+def panel_sets(
+    pixels: Image.Image, width: int, height: int, grey: npt.NDArray[np.uint8] | None = None
+) -> list[LocalFeatures]:
+    """The features of each panel of the picture (:func:`vident.signals.panels.panels`: a
+    collage's tiles, the picture in a screenshot, a picture above its caption), each computed
+    on the panel alone at the working size, with coordinates in the ``width`` x ``height``
+    frame: a match then says where in the picture the known one lies. Panels without enough
+    keypoints are left out. ``grey`` is the working picture when the caller has it."""
+    if grey is None:
+        grey, _ = working_grey(pixels)
+    sx, sy = width / pixels.width, height / pixels.height
+    gx, gy = pixels.width / grey.shape[1], pixels.height / grey.shape[0]
+    out: list[LocalFeatures] = []
+    for bx, by, bw, bh in panels(grey):
+        x, y = round(bx * gx), round(by * gy)
+        w = min(pixels.width - x, round(bw * gx))
+        h = min(pixels.height - y, round(bh * gy))
+        frame_w, frame_h = max(1, round(w * sx)), max(1, round(h * sy))
+        grey, _ = working_grey(pixels.crop((x, y, x + w, y + h)))
+        found = detect_grey(grey, frame_w, frame_h, PANEL_POINTS)
+        if len(found):
+            shifted = found.points + np.array([x * sx, y * sy], dtype=np.float32)
+            out.append(LocalFeatures(shifted, found.descriptors, width, height))
+    return out
+
+
 def empty_value(width: int, height: int) -> bytes:
     """A packed set without points: holds a variant's place when it found none."""
     return _HEADER.pack(width, height, 0)
@@ -231,8 +261,10 @@ class Keypoints(ImageSignal):
     both, a stored picture can be the *query* of a verification (triage of material already
     ingested) and still find a mirrored copy, without its pixels. The second variant is the
     dense set (:func:`dense`): a picture of which another is a heavy crop or a tile is matched
-    at the crop's scale. They are exactly what :func:`vident.match.geometry.query_features`
-    computes from the pixels. Values of version 1 have no dense set and are still read.
+    at the crop's scale. Any further variants are the panel sets (:func:`panel_sets`): the
+    tiles of a collage, the picture in a screenshot, each at a working size of its own. They
+    are exactly what :func:`vident.match.geometry.query_features` computes from the pixels.
+    Values stored before have no dense set or no panel sets and are still read.
     """
 
     name = "keypoints"
@@ -252,6 +284,7 @@ class Keypoints(ImageSignal):
             variants = (
                 pack(mirrored) or empty_value(image.width, image.height),
                 pack(many) or empty_value(image.width, image.height),
+                *(pack(f) for f in panel_sets(image.pixels, image.width, image.height, grey)),
             )
         return SignalValue(
             kind=self.name,
