@@ -229,8 +229,8 @@ def panel_sets(
         w = min(pixels.width - x, round(bw * gx))
         h = min(pixels.height - y, round(bh * gy))
         frame_w, frame_h = max(1, round(w * sx)), max(1, round(h * sy))
-        grey, _ = working_grey(pixels.crop((x, y, x + w, y + h)))
-        found = detect_grey(grey, frame_w, frame_h, PANEL_POINTS)
+        part, _ = working_grey(pixels.crop((x, y, x + w, y + h)))
+        found = detect_grey(part, frame_w, frame_h, PANEL_POINTS)
         if len(found):
             shifted = found.points + np.array([x * sx, y * sy], dtype=np.float32)
             out.append(LocalFeatures(shifted, found.descriptors, width, height))
