@@ -150,9 +150,9 @@ def sample(count: int, per_picture: int = PER_PICTURE) -> npt.NDArray[np.int64]:
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run faiss on the calling thread only (here and in :mod:`vident.match.geometry`): for a
-    query's few thousand descriptors OpenMP's
-    start-up and, on a busy machine, its spinning threads cost more than the work (1,000
-    queries against 256,000 codes: 0.8 s on one thread, 2.4 s on two)."""
+    query's few thousand descriptors OpenMP's start-up and, on a busy machine, its spinning
+    threads cost more than the work (1,000 queries against 256,000 codes: 0.8 s on one
+    thread, 2.4 s on two)."""
     previous = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
