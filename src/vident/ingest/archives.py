@@ -1,4 +1,4 @@
-"""Expanding archives (zip, tar, gz, bz2, xz, nested) into work items, one member at a time.
+"""Expanding archives (zip, tar, gz, bz2, xz, 7z, rar, nested) into work items, one by one.
 
 Nothing is extracted to disk: a member is read, under the limits, into memory for the worker,
 or, when it is itself an archive, into a spooled temporary file inside ``tmp_dir`` so it can
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from vident.config import Limits
+from vident.ingest.libarchive_members import libarchive_members
 from vident.ingest.member_names import (
     clean_member_name,
     compressed_member_name,
@@ -107,6 +108,15 @@ def _expand(
     elif fmt is ArchiveFormat.TAR:
         source = TarSource(counted, context.budget, seek_by_reading=False)
         yield from _tar_members(source, counted, path, "tar", depth, context)
+    elif fmt in (ArchiveFormat.SEVEN_Z, ArchiveFormat.RAR):
+        yield from libarchive_members(
+            counted,
+            path,
+            fmt,
+            context.limits,
+            context.budget,
+            lambda reader, member, times: _member(reader, member, times, depth, context),
+        )
     else:
         yield from _compressed_members(counted, path, fmt, times, depth, context)
 

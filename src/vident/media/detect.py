@@ -29,6 +29,8 @@ class ArchiveFormat(enum.StrEnum):
     GZIP = "gz"
     BZIP2 = "bz2"
     XZ = "xz"
+    SEVEN_Z = "7z"
+    RAR = "rar"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ _ARCHIVES = {
     "application/gzip": ArchiveFormat.GZIP,
     "application/x-bzip2": ArchiveFormat.BZIP2,
     "application/x-xz": ArchiveFormat.XZ,
+    "application/x-7z-compressed": ArchiveFormat.SEVEN_Z,
+    "application/x-rar-compressed": ArchiveFormat.RAR,
 }
 
 # Office documents and similar are zip files too, but their contents are not seizure media.
