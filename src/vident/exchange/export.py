@@ -121,13 +121,14 @@ def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
         for media in media_rows:  # the store's own key, should its hash signal be missing
             hashes[media.id].setdefault("sha256", bytes(media.sha256))
         files: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-        for owner, path, mtime, ctime, atime in session.execute(
+        for owner, path, mtime, ctime, atime, deleted in session.execute(
             select(
                 Occurrence.media_id,
                 Occurrence.path,
                 Occurrence.mtime,
                 Occurrence.ctime,
                 Occurrence.atime,
+                Occurrence.deleted,
             )
             .where(Occurrence.source_id == source.id, Occurrence.media_id.in_(ids))
             .order_by(Occurrence.path)
@@ -136,6 +137,8 @@ def source_records(session: Session, source: Source) -> Iterator[KnownRecord]:
             for key, stamp in (("Created", ctime), ("Written", mtime), ("Accessed", atime)):
                 if stamp is not None:
                     entry[key] = _iso(stamp)
+            if deleted:  # VICS MediaFiles' own field; live files leave it out, as before
+                entry["Deleted"] = True
             if owner is not None:
                 files[owner].append(entry)
         by_kind: dict[str, set[bytes]] = {}

@@ -23,7 +23,8 @@ class WorkItem:
     itself), ``data`` (bytes of an archive member, read under the limits) or ``error`` (the
     walker already knows this item cannot be read, and why) is set. ``spooled`` marks an
     ``fs_path`` that is a temporary copy of a large archive member inside the data directory,
-    deleted once the item's result is stored.
+    deleted once the item's result is stored. ``deleted`` marks a file read from a disk
+    image through its file system's record of a deleted file.
     """
 
     path: str
@@ -33,3 +34,4 @@ class WorkItem:
     data: bytes | None = None
     error: str | None = None
     spooled: bool = False
+    deleted: bool = False

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from vident.config import Limits
 from vident.ingest.archives import expand_archive, file_kind
+from vident.ingest.disk_images import expand_disk_image, sniff_disk_image
 from vident.ingest.member_names import one_line, storable
 from vident.ingest.records import FileTimes, WorkItem
 from vident.ingest.unique_names import UniqueNames, unique_paths
@@ -237,7 +238,7 @@ def _symlink_items(
 def _file_items(
     fs_path: str, path: str, seen: os.stat_result, limits: Limits, tmp_dir: Path
 ) -> Iterator[WorkItem]:
-    """A regular file as one item, or its members if its first bytes say it is an archive."""
+    """A regular file as one item, or its members if it is an archive or a disk image."""
     times = _times(seen)
     size = seen.st_size
     try:
@@ -253,6 +254,9 @@ def _file_items(
             with handle:
                 handle.seek(0)
                 yield from expand_archive(handle, path, fmt, times, size, limits, tmp_dir)
+            return
+        if error is None and (kind := sniff_disk_image(fd, path)) is not None:
+            yield from expand_disk_image(fd, fs_path, path, kind, times, size, limits, tmp_dir)
             return
     finally:
         if fd >= 0:

@@ -87,7 +87,7 @@ def process_item(
     ``signals`` names the picture kinds to compute (all registered ones when None); the
     digests are always computed. ``preview`` adds a JPEG rendition of a decoded picture.
     """
-    result = ItemResult(path=item.path, size=item.size, times=item.times)
+    result = ItemResult(path=item.path, size=item.size, times=item.times, deleted=item.deleted)
     if item.error is not None:
         result.error = item.error
         return result
@@ -222,4 +222,5 @@ def _guarded(
             size=item.size,
             times=item.times,
             error=f"unexpected {type(exc).__name__} while reading: {reason}",
+            deleted=item.deleted,
         )

@@ -108,10 +108,15 @@ class ExifOut(Model):
 
 
 class PlaceOut(Model):
-    """One place the media was seen: a source and the path inside it."""
+    """One place the media was seen: a source and the path inside it.
+
+    ``deleted``: read from a disk image through its file system's record of a deleted file,
+    which an analyst weighs differently from a live file.
+    """
 
     source: str
     path: str
+    deleted: bool = False
 
 
 class FrameOut(Model):
@@ -300,13 +305,16 @@ def _text(session: Session, media_id: int) -> list[TextLineOut]:
 
 def _places(ctx: Context, session: Session, media_id: int) -> tuple[list[PlaceOut], int]:
     query = (
-        select(Source.name, Occurrence.path)
+        select(Source.name, Occurrence.path, Occurrence.deleted)
         .join(Occurrence, Occurrence.source_id == Source.id)
         .where(Occurrence.media_id == media_id, visible_sources(sight_of(ctx, session)))
         .order_by(Source.id, Occurrence.path)
     )
     rows = session.execute(query.limit(MOST_PLACES + 1)).all()
-    places = [PlaceOut(source=name, path=path) for name, path in rows[:MOST_PLACES]]
+    places = [
+        PlaceOut(source=name, path=path, deleted=deleted)
+        for name, path, deleted in rows[:MOST_PLACES]
+    ]
     more = 0
     if len(rows) > MOST_PLACES:
         total = len(session.execute(query.with_only_columns(Occurrence.id)).all())

@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: The newest migration. Checked against Alembic's own head by a test, so that opening the
 #: store for everyday work never has to import Alembic and parse the migration scripts.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 
 
 #: Full-text objects each backend builds natively in the migrations; the models do not

@@ -98,6 +98,9 @@ class Occurrence(Base):
     mtime: Mapped[float | None] = mapped_column(Float)
     ctime: Mapped[float | None] = mapped_column(Float)
     atime: Mapped[float | None] = mapped_column(Float)
+    #: Found through a file system's record of a deleted file (inside a disk image): an
+    #: analyst weighs such a file differently, and VICS exports say so.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Signal(Base):

@@ -50,3 +50,5 @@ class ItemResult:
     #: A video's keyframe strip when previews are asked for: (frame ``seq``, JPEG rendition)
     #: pairs, sealed and stored by the parent like ``preview``.
     frame_previews: list[tuple[int, bytes]] = field(default_factory=list)
+    #: The file was found through a file system's record of a deleted file (disk images).
+    deleted: bool = False

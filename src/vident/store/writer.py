@@ -101,6 +101,7 @@ def write_results(session: Session, source_id: int, results: Sequence[ItemResult
             "mtime": r.times.mtime,
             "ctime": r.times.ctime,
             "atime": r.times.atime,
+            "deleted": r.deleted,
         }
         for r in results
     ]
