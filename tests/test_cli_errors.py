@@ -207,3 +207,16 @@ def test_empty_source_name_is_refused(with_source: Path, tmp_path: Path, name: s
         names = [row[0] for row in connection.execute("SELECT name FROM source")]
     assert names == ["s"]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_an_os_error_without_errno_keeps_its_message(
+    initialised: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Libraries raise ``OSError("...")`` with a message and no errno; the line keeps it."""
+    import vident.service.sources
+
+    def unreadable(_context: object) -> object:
+        raise OSError("the evidence volume went away")
+
+    monkeypatch.setattr(vident.service.sources, "list_sources", unreadable)
+    one_line_error(run("--data", str(initialised), "sources"), "the evidence volume went away")

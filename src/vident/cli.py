@@ -24,6 +24,7 @@ from rich.text import Text
 
 from vident.cli_base import (
     CliError,
+    ClusterOption,
     Format,
     OutFormat,
     _context,
@@ -197,6 +198,7 @@ def ingest(
             "hashes always). Add the others later with 'vident signals compute'.",
         ),
     ] = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Load a seizure: hash, decode and store every file; safe to rerun or resume."""
     settings = _settings(ctx)
@@ -217,6 +219,7 @@ def ingest(
                 workers=workers,
                 signals=kinds,
                 progress=None if quiet else RichProgress(err),
+                cluster=cluster,
             )
     if quiet:
         return

@@ -48,6 +48,17 @@ out = LiteralConsole(soft_wrap=True, emoji=False)
 err = LiteralConsole(stderr=True, soft_wrap=True, emoji=False)
 
 
+#: ``--cluster`` of the commands that read a source's files (ingest, signals compute).
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Read the files on a Dask cluster: its scheduler (tcp://HOST:8786), or 'local' "
+        "for a cluster of --workers local processes.",
+    ),
+]
+
+
 class Format(StrEnum):
     table = "table"
     csv = "csv"
@@ -164,7 +175,7 @@ def _os_failure(exc: OSError) -> str:
         else:
             where = settings.data.absolute() if settings is not None else Path.cwd()
         return f"no space left on device in {where}: free space and run the same command again"
-    reason = exc.strerror or exc.__class__.__name__
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
     return f"{exc.filename}: {reason}" if exc.filename else reason
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, JsonValue
 from vident.cli_base import (
     MAX_ID,
     CliError,
+    ClusterOption,
     OutFormat,
     _errors,
     _named,
@@ -212,6 +213,7 @@ def signals_compute(
         int | None, typer.Option("--workers", min=1, help="Worker processes (default: cores).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Add signals to material ingested before (reads the source's files again)."""
     from vident.progress import RichProgress
@@ -221,7 +223,9 @@ def signals_compute(
         _named("--source", source)
     with _service(ctx) as context:
         progress = None if quiet else RichProgress(err)
-        done = compute_signals(context, source, signals, workers=workers, progress=progress)
+        done = compute_signals(
+            context, source, signals, workers=workers, progress=progress, cluster=cluster
+        )
     if not quiet:
         err.print(
             f"source {source!r}: {', '.join(done.signals)} computed for {done.files} files "

@@ -1,25 +1,27 @@
 """The ingest pipeline: walk, hash and decode in a process pool, commit in batches.
 
-The walker runs lazily in this process; workers (a process pool) turn work items into result
-records; this process is the single writer and commits a batch per transaction, then brings
-the near-duplicate indexes up to date. Occurrence rows double as the record of finished
+The walker runs lazily in this process; workers (a process pool, or the workers of a Dask
+cluster: :mod:`vident.ingest.cluster`) turn work items into result records; this process is
+the single writer and commits a batch per transaction, then brings the near-duplicate indexes
+up to date. Occurrence rows double as the record of finished
 items: a rerun skips them, so ingest is idempotent and resumes after a kill.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,9 @@ from vident.store.previews import (
 )
 from vident.store.sources import done_paths, get_source, open_source, paths_with_signals
 from vident.store.writer import media_ids, write_results
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: Work items sent to a worker at once, and the bytes of archive members that may ride along.
 TASK_ITEMS = 4
@@ -167,6 +172,32 @@ def _run_task(items: list[WorkItem]) -> list[ItemResult]:
     return process_batch(items, _LIMITS, _SIGNALS, preview=_PREVIEWS)
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker needs to know before its first task: the pool's initializer arguments."""
+
+    limits: Limits
+    signals: tuple[str, ...] | None
+    models: ModelChoice
+    previews: bool = False
+
+
+_SETUP: WorkerSetup | None = None
+
+
+def run_configured(setup: WorkerSetup, items: list[WorkItem]) -> list[ItemResult]:
+    """A task on a worker that no initializer prepared (a Dask worker): set up once, then run.
+
+    A Dask worker process serves one job after another; it is set up again when a task of a
+    job with other settings arrives.
+    """
+    global _SETUP
+    if setup != _SETUP:
+        _init_worker(setup.limits, setup.signals, setup.models, setup.previews)
+        _SETUP = setup
+    return _run_task(items)
+
+
 def limits_of(settings: Settings) -> Limits:
     return Limits(**settings.model_dump(include=set(Limits.model_fields)))
 
@@ -252,10 +283,13 @@ def ingest_source(
     progress: ProgressSink | None = None,
     signals: tuple[str, ...] | None = None,
     seal_preview: Sealer | None = None,
+    cluster: str | None = None,
 ) -> IngestSummary:
     """Ingest ``root`` (folder, file or archive) as source ``source_name``.
 
     ``signals`` names the picture kinds to compute (default: the configured ones). With
+    ``cluster`` (a Dask scheduler's address, or ``local``), the files are read on that
+    cluster's workers instead of a local pool (:mod:`vident.ingest.cluster`). With
     ``seal_preview``, each picture also gets a preview (each video a strip of keyframe
     previews and a preview), sealed by it and stored in the data directory
     (:mod:`vident.store.previews`); a rerun then also reads again the finished pictures and
@@ -270,10 +304,13 @@ def ingest_source(
     summary = IngestSummary(source=source_name)
     kinds = signals if signals is not None else parse_signal_names(settings.signals)
     models = models_of(settings)
-    with source_lock(settings.data, source_name), _models_in_use(models):
+    with (
+        source_lock(settings.data, source_name),
+        _models_in_use(models),
+        _cluster(cluster, workers, settings) as client,
+    ):
         # Fork the workers before this process opens any connection, index or thread.
-        count = workers or settings.workers or os.cpu_count() or 1
-        crew = _Crew(count, limits_of(settings), kinds, models, seal_preview is not None)
+        crew = _crew(client, workers, settings, kinds, models, seal_preview is not None)
         pool = crew.start()
         with store.session() as session:
             source = open_source(session, source_name, str(root.resolve()), case)
@@ -312,19 +349,23 @@ def compute_signals(
     *,
     workers: int | None = None,
     progress: ProgressSink | None = None,
+    cluster: str | None = None,
 ) -> IngestSummary:
     """Add picture signals to the media of a source ingested before (``vident signals compute``).
 
     The source is walked again from its origin; files whose media already has every asked
     kind (for the configured model) are skipped, so the command is idempotent and resumable
-    like ingest. New media are never created here.
+    like ingest. New media are never created here. ``cluster`` is as for :func:`ingest_source`.
     """
     started = time.monotonic()
     summary = IngestSummary(source=source_name)
     models = models_of(settings)
-    with source_lock(settings.data, source_name), _models_in_use(models):
-        count = workers or settings.workers or os.cpu_count() or 1
-        crew = _Crew(count, limits_of(settings), signals, models)
+    with (
+        source_lock(settings.data, source_name),
+        _models_in_use(models),
+        _cluster(cluster, workers, settings) as client,
+    ):
+        crew = _crew(client, workers, settings, signals, models)
         pool = crew.start()
         with store.session() as session:
             source = get_source(session, source_name)
@@ -397,7 +438,7 @@ def _process(
     store: Store,
     settings: Settings,
     crew: _Crew,
-    pool: ProcessPoolExecutor,
+    pool: Executor,
     root: Path,
     skip: set[str],
     write: Callable[[Session, list[ItemResult]], None],
@@ -442,6 +483,8 @@ def _process(
                 deliver,
                 writer.flush_if_due,
                 window=crew.count * 3,
+                task=crew.task(),
+                lost=crew.lost(),
             )
         except BaseException:
             _keep_what_can_be_kept(writer, indexes)
@@ -496,10 +539,64 @@ class _Crew:
     models: ModelChoice
     #: Whether workers make a preview rendition of each picture.
     previews: bool = False
+    #: The Dask cluster that runs the tasks instead of a local pool, if any.
+    client: Client | None = None
 
-    def start(self) -> ProcessPoolExecutor:
+    def start(self) -> Executor:
         _prepare_models(self.signals, self.models)
+        if self.client is not None:
+            from vident.ingest.cluster import ClusterPool
+
+            return ClusterPool(self.client)
         return _start_pool(self.count, self.limits, self.signals, self.models, self.previews)
+
+    def task(self) -> Callable[[list[WorkItem]], list[ItemResult]]:
+        """What runs a task: a local pool's workers were set up by its initializer."""
+        if self.client is None:
+            return _run_task
+        setup = WorkerSetup(self.limits, self.signals, self.models, self.previews)
+        return functools.partial(run_configured, setup)
+
+    def lost(self) -> tuple[type[BaseException], ...]:
+        """What a task's future raises when the worker running it died."""
+        if self.client is None:
+            return (BrokenProcessPool,)
+        from vident.ingest.cluster import lost_worker_errors
+
+        return lost_worker_errors()
+
+
+def _crew(
+    client: Client | None,
+    workers: int | None,
+    settings: Settings,
+    signals: tuple[str, ...] | None,
+    models: ModelChoice,
+    previews: bool = False,
+) -> _Crew:
+    """The workers of a job: a local pool of ``workers`` processes, or the cluster's."""
+    if client is not None:
+        from vident.ingest.cluster import cluster_workers
+
+        count = cluster_workers(client)
+    else:
+        count = workers or settings.workers or os.cpu_count() or 1
+    return _Crew(count, limits_of(settings), signals, models, previews, client)
+
+
+@contextmanager
+def _cluster(
+    address: str | None, workers: int | None, settings: Settings
+) -> Iterator[Client | None]:
+    """The Dask cluster at ``address`` for the length of a job, or None to use a local pool."""
+    if address is None:
+        yield None
+        return
+    from vident.ingest.cluster import cluster_client
+
+    count = workers or settings.workers or os.cpu_count() or 1
+    with cluster_client(address, count, settings.data / "cluster") as client:
+        yield client
 
 
 @contextmanager
@@ -562,25 +659,27 @@ def crashed(item: WorkItem) -> ItemResult:
         size=item.size,
         times=item.times,
         error="the worker process died while reading this file (a decoder crash); not retried",
+        deleted=item.deleted,
     )
 
 
 def run_tasks(
-    pool: ProcessPoolExecutor,
-    new_pool: Callable[[], ProcessPoolExecutor],
+    pool: Executor,
+    new_pool: Callable[[], Executor],
     tasks: Iterator[list[WorkItem]],
     deliver: Callable[[list[ItemResult]], None],
     idle: Callable[[], None],
     *,
     window: int,
     task: Callable[[list[WorkItem]], list[ItemResult]] = _run_task,
+    lost: tuple[type[BaseException], ...] = (BrokenProcessPool,),
 ) -> None:
     """Keep ``window`` tasks in flight on the pool; hand each finished one to ``deliver``.
 
     A hostile file can crash a native decoder and with it the whole pool, and then it is not
-    known which file did it. The items of every task lost with the pool are retried one at a
-    time on a new pool, nothing else in flight; an item that breaks the pool again on its own
-    is recorded as such, and the job goes on.
+    known which file did it. The items of every task lost with the pool (its future raises
+    one of ``lost``) are retried one at a time on a new pool, nothing else in flight; an item
+    that breaks the pool again on its own is recorded as such, and the job goes on.
     """
     running: dict[Future[list[ItemResult]], list[WorkItem]] = {}
     suspects: deque[WorkItem] = deque()
@@ -605,25 +704,25 @@ def run_tasks(
             if not running:
                 break
             done, _ = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-            lost: list[list[WorkItem]] = []
+            broken: list[list[WorkItem]] = []
             for future in done:
                 batch = running.pop(future)
                 try:
                     deliver(future.result())
-                except BrokenProcessPool:
-                    lost.append(batch)
+                except lost:
+                    broken.append(batch)
             if not done:
                 idle()
-            if lost:
-                lost.extend(running.values())
+            if broken:
+                broken.extend(running.values())
                 running.clear()
                 pool.shutdown(wait=True, cancel_futures=True)
                 pool = new_pool()
-                culprit = lost[0][0] if len(lost) == 1 and len(lost[0]) == 1 else None
+                culprit = broken[0][0] if len(broken) == 1 and len(broken[0]) == 1 else None
                 if culprit is not None and culprit.path in tried_alone:
                     deliver([crashed(culprit)])
                 else:
-                    suspects.extend(item for batch in lost for item in batch)
+                    suspects.extend(item for batch in broken for item in batch)
     finally:
         for future in running:
             future.cancel()

@@ -48,6 +48,13 @@ class Busy(ServiceError):
     title = "busy"
 
 
+class Unreachable(ServiceError):
+    """Something the job runs on (a Dask cluster) cannot be reached; nothing was done."""
+
+    status = 503
+    title = "unreachable"
+
+
 class Forbidden(ServiceError):
     """The principal is known but may not do this (things it may not *see* are NotFound)."""
 

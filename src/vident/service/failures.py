@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError
 
 from vident.exchange.records import RecordError
+from vident.ingest.cluster import ClusterUnreachable
 from vident.ingest.lock import DataDirBusy
 from vident.ingest.walk import SourceNotFound
-from vident.service.errors import Busy, Conflict, Invalid, NotFound, ServiceError
+from vident.service.errors import Busy, Conflict, Invalid, NotFound, ServiceError, Unreachable
 from vident.store.db import StoreError, store_failure
 
 
@@ -39,6 +40,8 @@ def translated(database_url: str | None = None) -> Iterator[None]:
         raise Busy(str(exc)) from None
     except SourceNotFound as exc:
         raise NotFound(str(exc)) from None
+    except ClusterUnreachable as exc:
+        raise Unreachable(str(exc)) from None
     except RecordError as exc:
         raise Invalid(str(exc)) from None
     except StoreError as exc:  # the store holds something that contradicts the request

@@ -42,8 +42,12 @@ def compute_signals(
     *,
     workers: int | None = None,
     progress: ProgressSink | None = None,
+    cluster: str | None = None,
 ) -> SignalsComputedOut:
-    """Compute ``signals`` (e.g. ``"face,text"``) for the files of ``source``; resumable."""
+    """Compute ``signals`` (e.g. ``"face,text"``) for the files of ``source``; resumable.
+
+    ``cluster`` is a Dask scheduler's address (or ``local``) whose workers read the files.
+    """
     if not source.strip():
         raise Invalid("the source name is empty: give a name (a seizure, exhibit or case)")
     try:
@@ -61,7 +65,13 @@ def compute_signals(
             raise NotFound(str(exc)) from None
     with translated(ctx.settings.database_url):
         summary = run_compute(
-            ctx.store, ctx.settings, source, kinds, workers=workers, progress=progress
+            ctx.store,
+            ctx.settings,
+            source,
+            kinds,
+            workers=workers,
+            progress=progress,
+            cluster=cluster,
         )
     return SignalsComputedOut(
         source=source,

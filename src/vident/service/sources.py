@@ -115,11 +115,13 @@ def ingest_source(
     workers: int | None = None,
     signals: tuple[str, ...] | None = None,
     progress: ProgressSink | None = None,
+    cluster: str | None = None,
 ) -> IngestOut:
     """Hash, decode and store every file under ``path`` as source ``source``.
 
     ``signals`` names the picture signals to compute (default: the configured ones); safe to
-    run again, which resumes an interrupted ingest and skips what is done.
+    run again, which resumes an interrupted ingest and skips what is done. ``cluster`` is a
+    Dask scheduler's address (or ``local``) whose workers read the files.
     """
     if not source.strip():
         raise Invalid("the source name is empty: give a name (a seizure, exhibit or case)")
@@ -142,6 +144,7 @@ def ingest_source(
             progress=progress,
             signals=kinds,
             seal_preview=seal,
+            cluster=cluster,
         )
     # Material an alert watches may have just arrived: tell its owner now.
     scan_alerts(ctx)
