@@ -9,10 +9,16 @@ loses its facts, not the picture.
 
 Serial numbers, best first: EXIF BodySerialNumber (0xA431), CameraSerialNumber (0xC62F, DNG),
 XMP ``exifEX:BodySerialNumber``, XMP ``aux:SerialNumber``, maker notes (Canon, Nikon,
-Panasonic, Reconyx), Olympus APP12. The first becomes ``body_serial``; every other distinct
-serial (lens serials, internal serials, disagreeing sources) goes to ``other_serials`` under
-the name of the field it came from. Placeholders such as ``0000000000`` are dropped: they
-would link every picture of every camera that writes them.
+Panasonic, Olympus/OM System, Fujifilm, Reconyx), Olympus APP12. The first becomes
+``body_serial``; every other distinct serial (lens serials, internal serials, disagreeing
+sources) goes to ``other_serials`` under the name of the field it came from. Placeholders
+such as ``0000000000`` are dropped: they would link every picture of every camera that
+writes them.
+
+Date taken, best first: EXIF DateTimeOriginal, IFD0 DateTime, XMP, maker notes and APP12,
+then IPTC Date/Time Created (pictures whose EXIF an editor stripped). Early Canon PowerShot
+JPEGs have no EXIF at all: their CIFF heap (APP0) gives make, model and date. PNGs written by GIMP
+and ImageMagick carry their EXIF as hex text ("Raw profile type exif"), read as EXIF.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from xml.sax.saxutils import unescape
 
 from PIL import Image
 
+from vident.media.ciff import read_ciff
 from vident.media.ifd import Entry, Tiff, text
+from vident.media.iptc import read_iptc_date
 from vident.media.makernotes import MakerNoteFacts, read_app12, read_maker_note
 from vident.media.types import ExifFacts
 
@@ -85,6 +93,10 @@ def _read_all(blocks: _Blocks, *, strict: bool) -> ExifFacts | None:
         run(_read_xmp, blocks.xmp, facts)
     for segment in blocks.app12:
         run(_add_app12, segment, facts)
+    for segment in blocks.app13:
+        run(_add_app13, segment, facts)
+    for segment in blocks.ciff:
+        run(_add_ciff, segment, facts)
     result = facts.finish()
     return None if result.is_empty() else result
 
@@ -96,6 +108,8 @@ class _Blocks:
         self.tiff: Tiff | None = None
         self.xmp: bytes | None = None
         self.app12: list[bytes] = []
+        self.app13: list[bytes] = []
+        self.ciff: list[bytes] = []
 
 
 class _Collected:
@@ -208,6 +222,8 @@ def _metadata_blocks(data: bytes) -> _Blocks:
     if view.xmp is not None:
         blocks.xmp = view.xmp[:_XMP_MAX]
     blocks.app12 = view.app12
+    blocks.app13 = view.app13
+    blocks.ciff = [segment for segment in view.app0 if segment.startswith(b"II")]
     return blocks
 
 
@@ -215,12 +231,20 @@ class _PillowView:
     """What Pillow found in a container's headers: format, EXIF payload, XMP, APP12 texts."""
 
     def __init__(
-        self, is_tiff: bool, exif: bytes | None, xmp: bytes | None, app12: list[bytes]
+        self,
+        is_tiff: bool,
+        exif: bytes | None,
+        xmp: bytes | None,
+        app12: list[bytes],
+        app13: list[bytes],
+        app0: list[bytes],
     ) -> None:
         self.is_tiff = is_tiff
         self.exif = exif
         self.xmp = xmp
         self.app12 = app12
+        self.app13 = app13
+        self.app0 = app0
 
 
 def _pillow_view(data: bytes) -> _PillowView | None:
@@ -239,26 +263,46 @@ def _pillow_view(data: bytes) -> _PillowView | None:
             if is_tiff:
                 xmp: object = img.getexif().get(700)  # XMLPacket
             else:
-                exif = img.info.get("exif")
+                exif = img.info.get("exif") or _raw_profile(img.info.get(_RAW_PROFILE))
                 xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
             applist: object = getattr(img, "applist", [])
     except Exception:  # Pillow's own failures on a damaged container
         return None
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8", errors="replace")
-    app12: list[bytes] = []
+    segments: dict[str, list[bytes]] = {"APP0": [], "APP12": [], "APP13": []}
     if isinstance(applist, list):
         for item in applist:
-            if isinstance(item, tuple) and len(item) == 2 and item[0] == "APP12":
+            if isinstance(item, tuple) and len(item) == 2 and item[0] in segments:
                 segment = item[1]
                 if isinstance(segment, bytes):
-                    app12.append(segment)
+                    segments[item[0]].append(segment)
     return _PillowView(
         is_tiff,
         exif if isinstance(exif, bytes) else None,
         xmp if isinstance(xmp, bytes) else None,
-        app12,
+        segments["APP12"],
+        segments["APP13"],
+        segments["APP0"],
     )
+
+
+_RAW_PROFILE: Final = "Raw profile type exif"
+_RAW_PROFILE_MAX: Final = 2 * 1024 * 1024
+
+
+def _raw_profile(value: object) -> bytes | None:
+    """The EXIF of a PNG text chunk as ImageMagick and GIMP write it: a line with the name,
+    a line with the byte count, then the bytes in hex over many lines."""
+    if not isinstance(value, str) or len(value) > _RAW_PROFILE_MAX:
+        return None
+    lines = value.strip().split("\n", 2)
+    if len(lines) < 3:
+        return None
+    try:
+        return bytes.fromhex("".join(lines[2].split()))
+    except ValueError:
+        return None
 
 
 def _find_xmp(data: bytes) -> bytes | None:
@@ -306,6 +350,18 @@ def _add_maker_note(note: MakerNoteFacts, facts: _Collected, rank: int = _RANK_M
 
 def _add_app12(segment: bytes, facts: _Collected) -> None:
     _add_maker_note(read_app12(segment), facts, _RANK_APP12)
+
+
+def _add_app13(segment: bytes, facts: _Collected) -> None:
+    facts.taken_at = facts.taken_at or read_iptc_date(segment)
+
+
+def _add_ciff(segment: bytes, facts: _Collected) -> None:
+    found = read_ciff(segment)
+    if found is not None:
+        facts.make = facts.make or found.make
+        facts.model = facts.model or found.model
+        facts.taken_at = facts.taken_at or found.taken_at
 
 
 def _gps(tiff: Tiff, gps: dict[int, Entry]) -> tuple[float, float] | None:
