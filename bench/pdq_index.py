@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vident.index.binary import FaissBinaryIndex, Hit, IndexTuning, NumpyBinaryIndex
+from vident.index.mih import choose_width
 
 BITS = 256
 RADIUS = 31
@@ -184,6 +185,9 @@ def run(
         lambda: index.search_radius(batch, RADIUS), repeats
     )
     figures["speedup"] = figures["vident_qps"] / figures["numpy_qps"]
+    figures["chunk_bits"] = float(choose_width(n, BITS))
+    figures.update(narrow_chunks(stored, refs, batch, small, expected, repeats))
+    figures["over_narrow"] = figures["vident_qps"] / figures["narrow_qps"]
     figures["equal_to_numpy"] = float(as_set(index.search_radius(small, RADIUS)) == expected)
 
     found = {(h.query, h.ref) for h in index.search_radius(queries, RADIUS)}
@@ -208,6 +212,26 @@ def run(
     if compare:
         figures.update(faiss_multihash(stored, batch, small, expected, repeats))
     return figures
+
+
+def narrow_chunks(
+    stored: Codes,
+    refs: npt.NDArray[np.int64],
+    batch: Codes,
+    small: Codes,
+    expected: set[tuple[int, int, int]],
+    repeats: int,
+) -> dict[str, float]:
+    """The same index with the fixed 16 x 16-bit layout used before chunks widened with
+    the index (vident issue 13): the in-run baseline for the width choice."""
+    index = FaissBinaryIndex(BITS, IndexTuning(mih_width=16))
+    index.add(stored, refs)
+    index.build()
+    return {
+        "narrow_qps": len(batch) / median_time(lambda: index.search_radius(batch, RADIUS), repeats),
+        "narrow_equal": float(as_set(index.search_radius(small, RADIUS)) == expected),
+        "narrow_bytes_per_hash": index.nbytes / len(stored),
+    }
 
 
 def faiss_multihash(
@@ -240,6 +264,11 @@ ROWS = [
     ("numpy_qps", "NumPy scan (bitwise_count), queries/s", "{:,.0f}"),
     ("vident_qps", "vident FaissBinaryIndex (MIH from 32,768 codes), queries/s", "{:,.0f}"),
     ("speedup", "speed-up over NumPy", "{:.1f}x"),
+    ("chunk_bits", "bits per MIH chunk (chosen from n)", "{:.0f}"),
+    ("narrow_qps", "same index with 16 x 16-bit chunks (before issue 13), queries/s", "{:,.0f}"),
+    ("over_narrow", "chosen chunks over 16-bit chunks", "{:.2f}x"),
+    ("narrow_equal", "16-bit chunk results equal to NumPy scan", "{:.0f}"),
+    ("narrow_bytes_per_hash", "16-bit chunk index memory per hash, bytes", "{:.0f}"),
     ("flat_qps", "FAISS IndexBinaryFlat range search, queries/s", "{:,.0f}"),
     ("recall", "recall of planted neighbours (d <= 31)", "{:.4f}"),
     ("equal_to_numpy", "results equal to NumPy scan", "{:.0f}"),

@@ -214,6 +214,8 @@ class IndexTuning:
     the indexed codes is scanned flat instead (crowded buckets from skewed codes): a
     candidate costs 50-100 ns, a code in a flat scan 2-3 ns, so break-even lies near 1/30.
     ``threads``: worker threads for the table lookups, 0 for FAISS's OpenMP setting.
+    ``mih_width``: bits per hash-table chunk; None lets :func:`vident.index.mih.choose_width`
+    pick it from the number of codes (wider chunks for bigger indexes, same memory).
     """
 
     structure: Literal["mih", "flat"] = "mih"
@@ -221,6 +223,7 @@ class IndexTuning:
     tail_limit: int = 16_384
     scan_fraction: float = 1 / 32
     threads: int = 0
+    mih_width: int | None = None
 
 
 MAX_FLIPS = 2
@@ -295,7 +298,7 @@ class FaissBinaryIndex:
         with self._lock:
             if self.tuning.structure != "mih" or len(self) < max(1, self.tuning.mih_min_size):
                 return
-            self._mih = MultiIndexHash(self._codes())
+            self._mih = MultiIndexHash(self._codes(), self.tuning.mih_width)
             self._tail.reset()
 
     def _maybe_build(self) -> None:
@@ -336,19 +339,14 @@ class FaissBinaryIndex:
         mih = self._mih
         if mih is None or mih.flips(radius) > MAX_FLIPS:
             return [self._range(self._all, queries, radius, 0)]
-        estimates = mih.estimate(queries, radius)
-        cheap = estimates <= self.tuning.scan_fraction * mih.size
-        hashed = np.flatnonzero(cheap)
-        scanned = np.flatnonzero(~cheap)
-        parts: list[tuple[Rows, Rows, Rows]] = []
+        # Queries whose buckets would cost more than a flat scan come back unsearched.
+        limit = self.tuning.scan_fraction * mih.size
+        words = as_words(self._codes())
+        found, scanned = mih.search_within(queries, words, radius, limit, threads=self._threads)
+        parts: list[tuple[Rows, Rows, Rows]] = [found]
+        hashed = np.setdiff1d(np.arange(len(queries)), scanned)
         if len(hashed):
-            selected = queries[hashed]
-            words = as_words(self._codes())
-            q, r, d = mih.search(
-                selected, words, radius, estimates=estimates[hashed], threads=self._threads
-            )
-            parts.append((hashed[q], r, d))
-            q, r, d = self._range(self._tail, selected, radius, mih.size)
+            q, r, d = self._range(self._tail, queries[hashed], radius, mih.size)
             parts.append((hashed[q], r, d))
         if len(scanned):
             q, r, d = self._range(self._all, queries[scanned], radius, 0)
