@@ -84,6 +84,14 @@ def make_engine(url: str) -> Engine:
         ) from None
 
 
+#: PostgreSQL connections one process keeps open, and the most it opens beyond them. The API
+#: serves up to 40 requests at once (its thread pool) from one engine, each holding a connection
+#: for the whole of a slow call (a search decodes the upload first): with SQLAlchemy's default
+#: 5 + 10, 32 clients waited past the pool's 30 s timeout and got 500s (``bench/load_pg.py``).
+#: 50 stays under PostgreSQL's default 100 connections, leaving room for ingest workers.
+PG_POOL_SIZE, PG_POOL_OVERFLOW = 10, 40
+
+
 def _engine(url: str, parsed: URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -91,7 +99,9 @@ def _engine(url: str, parsed: URL) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
