@@ -1,4 +1,5 @@
-"""``make bench``: ingest, PDQ index, vector index and per-signal speed, one after the other.
+"""``make bench``: ingest, PDQ index, vector index, per-signal speed and the multi-user load
+test on PostgreSQL, one after the other.
 
 The quality figures (accuracy on the shared corpus) are ``python -m bench.quality``.
 
@@ -60,10 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     speed = signal_speed.run(*((1, 2, 8) if args.quick else (3, 2, 60)))
     Console().print(signal_speed.table(speed))
     results["signal_speed"] = speed
+    print()
+    from bench import camera_facts
+
+    results["camera_facts"] = camera_facts.report(1 if args.quick else 5)
+    print()
+    from bench import load_pg
+
+    plan = load_pg.QUICK if args.quick else load_pg.FULL
+    print(f"multi-user load on PostgreSQL: {plan.clients} clients while an ingest runs...")
+    outcome = load_pg.run(plan)
+    status = load_pg.report(outcome)  # 1 when a request failed or a write was lost
+    results["load_pg"] = load_pg.figures(outcome)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"figures written to {args.json}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

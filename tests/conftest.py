@@ -29,6 +29,42 @@ _db_counter = itertools.count()
 __all__ = ["browser", "workspace"]
 
 
+#: Test modules whose requests ``test_api_zcoverage`` checks, in the order a serial run takes
+#: them: every module before it (by name) that records the routes it requests.
+ROUTE_COVERAGE_MODULES = frozenset(
+    {"test_alerts.py", *(p.name for p in Path(__file__).parent.glob("test_api_*.py"))}
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Undo what a pytest-xdist worker's start leaves in the environment.
+
+    A worker starts with ``COLUMNS=80``; Rich reads ``COLUMNS`` once, when the command line's
+    consoles are made at import, so the tests' own ``COLUMNS`` (given to CliRunner) would be
+    ignored and tables would cut file names that the tests look for.
+    """
+    if hasattr(config, "workerinput"):
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Whole files to each worker, and the route-coverage modules all to one worker.
+
+    Files keep their module fixtures in one process (``--dist loadfile``). The API modules
+    and ``test_api_zcoverage`` go together because it checks that the tests run before it in
+    its process requested every route; a worker holding only some of them would skip the check.
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    class RouteCoverageScheduling(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            scope = str(super()._split_scope(nodeid))
+            return "route-coverage" if Path(scope).name in ROUTE_COVERAGE_MODULES else scope
+
+    return RouteCoverageScheduling(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One model cache for the whole run: each test's data directory would otherwise convert

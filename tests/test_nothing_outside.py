@@ -52,6 +52,7 @@ def test_commands_write_only_inside_the_data_directory(tmp_path: Path) -> None:
             [str(VIDENT), "--data", str(data), *args],
             cwd=work,
             env=env,
+            stdin=subprocess.DEVNULL,  # not the test runner's own (an xdist worker's channel)
             capture_output=True,
             text=True,
             timeout=600,
