@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as NoFreeConnection
 
 from vident.exchange.records import RecordError
 from vident.ingest.cluster import ClusterUnreachable
@@ -46,6 +47,11 @@ def translated(database_url: str | None = None) -> Iterator[None]:
         raise Invalid(str(exc)) from None
     except StoreError as exc:  # the store holds something that contradicts the request
         raise Conflict(str(exc)) from None
+    except NoFreeConnection:
+        raise Busy(
+            "the store has no free connection (every one is serving another request): "
+            "try again in a moment"
+        ) from None
     except DBAPIError as exc:
         if _nul_refused(exc):
             raise Invalid("text may not contain NUL characters (0x00): remove them") from None

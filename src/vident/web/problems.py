@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import JsonValue
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as NoFreeConnection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -31,7 +32,7 @@ from vident.web.pages.render import _, page
 _log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 #: Lower-layer failures that the service layer translates into ServiceErrors.
-_LOWER = (DataDirBusy, SourceNotFound, RecordError, StoreError, DBAPIError)
+_LOWER = (DataDirBusy, SourceNotFound, RecordError, StoreError, DBAPIError, NoFreeConnection)
 
 
 class TooLarge(ServiceError):
@@ -89,8 +90,26 @@ async def _lower_error(request: Request, exc: Exception) -> JSONResponse:
     except ServiceError as translated_error:
         return service_problem(translated_error)
     except Exception:  # not one the service layer knows: a server error, logged
+        return _logged_failure(request)
+
+
+def _logged_failure(request: Request) -> JSONResponse:
+    """A server error: logged with its traceback here, one line of problem JSON to the client."""
+    _log.exception("unexpected failure of %s %s", request.method, request.url.path)
+    return problem(500, "internal error", "the server failed; the failure was logged")
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    """Anything no other handler knows: problem JSON (an error page for a browser), never
+    Starlette's plain-text "Internal Server Error" that API clients cannot parse."""
+    try:
+        raise exc
+    except Exception:
+        if request.url.path.startswith("/api/"):
+            return _logged_failure(request)
         _log.exception("unexpected failure of %s %s", request.method, request.url.path)
-        return problem(500, "internal error", "the server failed; the failure was logged")
+    context = {"title": _("Server error"), "message": _("The server failed; it was logged.")}
+    return page("error.html", context, 500)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -176,3 +195,4 @@ def install(app: FastAPI, public: frozenset[tuple[str, str]] = frozenset()) -> N
     app.add_exception_handler(HTTPException, _credentials_first(public, _http_error))
     for kind in _LOWER:
         app.add_exception_handler(kind, _lower_error)
+    app.add_exception_handler(Exception, _unexpected_error)
