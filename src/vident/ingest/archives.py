@@ -31,6 +31,7 @@ from vident.ingest.libarchive_members import libarchive_members
 from vident.ingest.member_names import (
     clean_member_name,
     compressed_member_name,
+    file_kind,
     is_unsafe,
     last_part,
     one_line,
@@ -511,20 +512,3 @@ def _too_many(path: str, limit: int) -> WorkItem:
 
 def _too_deep(limits: Limits) -> str:
     return f"archive not opened: nested deeper than {limits.max_archive_depth} levels"
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words, from its ``st_mode``."""
-    if stat.S_ISFIFO(mode):
-        return "named pipe"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "special file"

@@ -24,7 +24,13 @@ from contextlib import ExitStack
 from typing import Protocol
 
 from vident.config import Limits
-from vident.ingest.member_names import clean_member_name, is_unsafe, one_line, storable
+from vident.ingest.member_names import (
+    clean_member_name,
+    file_kind,
+    is_unsafe,
+    one_line,
+    storable,
+)
 from vident.ingest.metered import (
     CHUNK,
     ArchiveTooLarge,
@@ -257,7 +263,7 @@ class _Entry:
         if self.is_hard_link:
             return f"hard link in archive not followed: -> {one_line(self.link)}"
         if stat.S_IFMT(self.mode) and not stat.S_ISREG(self.mode):
-            return f"not a regular file in archive: {_kind(self.mode)}"
+            return f"not a regular file in archive: {file_kind(self.mode)}"
         return None
 
 
@@ -375,15 +381,3 @@ def _member_error(label: str, exc: Exception) -> str:
 
 def _encrypted_member(label: str) -> str:
     return f"encrypted: {label} archive member, cannot be read without the password; {_WHAT_TO_DO}"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    if stat.S_ISFIFO(mode):
-        return "named pipe"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "special file"

@@ -8,6 +8,7 @@ encoding must not break the store or a one-line error message.
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import PurePosixPath
 
 from vident.media.detect import ArchiveFormat
@@ -77,3 +78,20 @@ def compressed_member_name(archive_name: str, fmt: ArchiveFormat) -> str:
 def last_part(path: str) -> str:
     """The last component of a ``/``-separated item path."""
     return PurePosixPath(path).name or path
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, from its ``st_mode``."""
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "special file"

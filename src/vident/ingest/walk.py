@@ -17,9 +17,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from vident.config import Limits
-from vident.ingest.archives import expand_archive, file_kind
+from vident.ingest.archives import expand_archive
 from vident.ingest.disk_images import expand_disk_image, sniff_disk_image
-from vident.ingest.member_names import one_line, storable
+from vident.ingest.member_names import file_kind, one_line, storable
 from vident.ingest.records import FileTimes, WorkItem
 from vident.ingest.unique_names import UniqueNames, unique_paths
 from vident.media.detect import SNIFF_BYTES, ArchiveFormat, sniff
