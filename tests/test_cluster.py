@@ -14,16 +14,15 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import dask
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 from typer.testing import CliRunner
 
 from tests.cluster_tasks import items_in_threes, slow_task, task_that_dies_on_poison
 from tests.conftest import jpeg_bytes, transformed, write_jpeg
 from vident.cli import app
 from vident.ingest import cluster
-from vident.ingest.cluster import ClusterPool, cluster_client, lost_worker_errors
+from vident.ingest.cluster import LOCAL, ClusterPool, cluster_client, lost_worker_errors
 from vident.ingest.pipeline import run_tasks
 from vident.ingest.records import ItemResult
 
@@ -55,22 +54,12 @@ def seizure(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a running two-worker cluster, as an operator would have started one.
 
-    Its scheduler gives up on a task after the second worker it kills, as vident's local
-    clusters do (Dask's default is four: slow to test).
+    It is the cluster ``--cluster local`` starts, so its scheduler gives up on a task after the
+    second worker it kills (Dask's default is four: slow to test); the tests then reach it by
+    address, as a remote one.
     """
-    scratch = tmp_path_factory.mktemp("dask")
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
-        LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            host="127.0.0.1",
-            local_directory=str(scratch),
-        ) as cluster,
-    ):
-        yield str(cluster.scheduler_address)
+    with cluster_client(LOCAL, 2, tmp_path_factory.mktemp("dask")) as client:
+        yield str(client.scheduler_info()["address"])
 
 
 def _contents(data: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
